@@ -1,0 +1,1 @@
+"""In-graph tokenizers and input packing for the preprocessor SavedModels."""

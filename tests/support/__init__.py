@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules: text corpora and asset builders."""
