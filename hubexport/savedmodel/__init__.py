@@ -1,0 +1,1 @@
+"""Export plumbing shared by every SavedModel hubexport writes."""
