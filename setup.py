@@ -31,8 +31,10 @@ setup(
     name="hubexport",
     version="0.1.0",
     description="Export RoBERTa, XLM-R, ALBERT, ELECTRA and BERT encoders as TF-Hub-style SavedModels.",
-    packages=find_packages(include=["hubexport", "hubexport.*"]),
-    package_data={"hubexport": ["configs/*.json"]},
+    packages=find_packages(include=["hubexport", "hubexport.*"]) + ["hubexport.configs"],
+    # The repository's configs/ is installed as the package data hubexport.configs.
+    package_dir={"hubexport.configs": "configs"},
+    package_data={"hubexport.configs": ["*.json"]},
     python_requires=">=3.10,<3.13",
     install_requires=RUNTIME_REQUIREMENTS,
     extras_require={"test": TEST_REQUIREMENTS, "bench": TEST_REQUIREMENTS + ["matplotlib>=3.8,<4"]},

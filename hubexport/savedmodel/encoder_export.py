@@ -1,0 +1,114 @@
+"""Encoder SavedModel: a Keras encoder traced into TF Hub's reusable encoder contract.
+
+The root is callable as `__call__(inputs, training=False)` with the three int32 inputs and returns
+`pooled_output`, `sequence_output`, `encoder_outputs` (one per layer) and `default`; it carries
+`variables`, `trainable_variables` and `regularization_losses` for `hub.KerasLayer(trainable=True)`.
+`serving_default` returns the same tensors flattened. Loading needs TensorFlow only.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from hubexport import __version__
+from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.savedmodel.atomic import export_atomically
+from hubexport.savedmodel.reusable import ReusableSavedModelRoot
+from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
+
+METADATA_FILE = "hubexport.json"
+PROBE_TOLERANCE = {"float32": 1e-5, "mixed_bfloat16": 5e-2}
+
+
+def encoder_outputs(model: EncoderBackbone, inputs: dict[str, tf.Tensor], training: bool) -> dict[str, Any]:
+    """Runs the Keras encoder on TF-Hub-named inputs; outputs are float32 whatever the compute dtype."""
+    outputs = model(
+        {"token_ids": inputs["input_word_ids"], "padding_mask": inputs["input_mask"],
+         "segment_ids": inputs["input_type_ids"]},
+        training=training)
+    as_float32 = lambda tensor: tf.cast(tensor, tf.float32)  # noqa: E731
+    pooled = as_float32(outputs["pooled_output"])
+    return {
+        "pooled_output": pooled,
+        "sequence_output": as_float32(outputs["sequence_output"]),
+        "encoder_outputs": [as_float32(t) for t in outputs["encoder_outputs"]],
+        "default": pooled,
+    }
+
+
+def build_encoder_root(model: EncoderBackbone) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
+    """The SavedModel root for `model` and its signatures (`serving_default`)."""
+    root = ReusableSavedModelRoot(model)
+    specs = encoder_input_specs()
+
+    @tf.function
+    def call(inputs, training=False):
+        return encoder_outputs(model, inputs, training)
+
+    for training in (False, True):
+        call.get_concrete_function(specs, training=training)
+    root.__call__ = call
+
+    @tf.function(input_signature=[specs[name] for name in specs])
+    def serving_default(input_word_ids, input_mask, input_type_ids):
+        inputs = {"input_word_ids": input_word_ids, "input_mask": input_mask, "input_type_ids": input_type_ids}
+        return flatten_outputs(encoder_outputs(model, inputs, training=False))
+
+    root.serving_default = serving_default
+    return root, {"serving_default": serving_default.get_concrete_function()}
+
+
+def write_metadata(export_dir: pathlib.Path, payload: dict[str, Any]) -> None:
+    """Writes `assets.extra/hubexport.json`: what was exported, from what, by which version."""
+    extra = export_dir / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    (extra / METADATA_FILE).write_text(
+        json.dumps({"hubexport_version": __version__, **payload}, indent=2, sort_keys=True) + "\n")
+
+
+def probe_inputs(vocabulary_size: int, num_segments: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A padded batch of 3 (right padding, left padding, full) for checking an export."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocabulary_size, size=(3, 7)).astype(np.int32)
+    mask = np.array([[1, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1, 1], [1] * 7], dtype=np.int32)
+    types = (rng.integers(0, max(num_segments, 1), size=(3, 7)) * mask).astype(np.int32)
+    return {"input_word_ids": ids * mask, "input_mask": mask, "input_type_ids": types}
+
+
+def probe_encoder(export_dir: pathlib.Path, model: EncoderBackbone, tolerance: float) -> None:
+    """Reloads the export and checks it reproduces the Keras model on a padded batch."""
+    loaded = tf.saved_model.load(str(export_dir))
+    inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
+    expected = encoder_outputs(model, {k: tf.constant(v) for k, v in inputs.items()}, training=False)
+    got = loaded(inputs, training=False)
+    if len(got["encoder_outputs"]) != model.config.num_layers:
+        raise RuntimeError(f"export probe: {len(got['encoder_outputs'])} encoder_outputs, "
+                           f"expected {model.config.num_layers}")
+    mask = inputs["input_mask"].astype(bool)
+    difference = np.max(np.abs(got["sequence_output"].numpy() - expected["sequence_output"].numpy())[mask])
+    if not difference <= tolerance:
+        raise RuntimeError(f"export probe: reloaded sequence_output differs by {difference} (> {tolerance})")
+    flat = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
+    if f"encoder_outputs_{model.config.num_layers - 1}" not in flat:
+        raise RuntimeError("export probe: serving_default lacks the flat encoder_outputs")
+
+
+def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, overwrite: bool = False,
+                   metadata: dict[str, Any] | None = None) -> pathlib.Path:
+    """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it."""
+    dtype = model.dtype_policy.name
+
+    def write(staging: pathlib.Path) -> None:
+        root, signatures = build_encoder_root(model)
+        tf.saved_model.save(root, str(staging), signatures=signatures)
+        write_metadata(staging, {"export_type": "encoder", "dtype": dtype,
+                                 "encoder_config": model.config.to_dict(), **(metadata or {})})
+
+    def probe(staging: pathlib.Path) -> None:
+        probe_encoder(staging, model, PROBE_TOLERANCE.get(dtype, 1e-5))
+
+    return export_atomically(export_dir, overwrite, write, probe)
