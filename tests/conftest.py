@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.sentencepiece",
     "tests.fixtures.byte_level_bpe",
     "tests.fixtures.encoders",
+    "tests.fixtures.preprocessors",
 ]
