@@ -43,7 +43,7 @@ class SelfAttention(keras.layers.Layer):
         fused = ops.transpose(fused, (2, 0, 3, 1, 4))
         query, key, value = fused[0], fused[1], fused[2]
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) * (1.0 / math.sqrt(self.head_dim))
-        probabilities = ops.softmax(ops.cast(scores, "float32") + bias, axis=-1)
+        probabilities = ops.softmax(ops.cast(scores, "float32") + ops.cast(bias, "float32"), axis=-1)
         probabilities = self.probability_dropout(ops.cast(probabilities, self.compute_dtype), training=training)
         context = ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))
         return self.output_dense(ops.reshape(context, (batch, length, self.num_heads * self.head_dim)))

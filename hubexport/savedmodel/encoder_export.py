@@ -3,7 +3,9 @@
 The root is callable as `__call__(inputs, training=False)` with the three int32 inputs and returns
 `pooled_output`, `sequence_output`, `encoder_outputs` (one per layer) and `default`; it carries
 `variables`, `trainable_variables` and `regularization_losses` for `hub.KerasLayer(trainable=True)`.
-`serving_default` returns the same tensors flattened. Loading needs TensorFlow only.
+`serving_default` returns the same tensors flattened. For Keras 3's `TFSMLayer`, which calls an
+endpoint with one positional dict, `serve` and `serve_training` are that call with `training` fixed.
+Loading needs TensorFlow only.
 """
 from __future__ import annotations
 
@@ -52,13 +54,14 @@ def build_encoder_root(model: EncoderBackbone) -> tuple[ReusableSavedModelRoot, 
     for training in (False, True):
         call.get_concrete_function(specs, training=training)
     root.__call__ = call
+    root.serve = tf.function(lambda inputs: call(inputs, training=False), input_signature=[specs])
+    root.serve_training = tf.function(lambda inputs: call(inputs, training=True), input_signature=[specs])
 
     @tf.function(input_signature=[specs[name] for name in specs])
     def serving_default(input_word_ids, input_mask, input_type_ids):
         inputs = {"input_word_ids": input_word_ids, "input_mask": input_mask, "input_type_ids": input_type_ids}
-        return flatten_outputs(encoder_outputs(model, inputs, training=False))
+        return flatten_outputs(call(inputs, training=False))
 
-    root.serving_default = serving_default
     return root, {"serving_default": serving_default.get_concrete_function()}
 
 

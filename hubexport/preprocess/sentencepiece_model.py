@@ -1,0 +1,78 @@
+"""Reads a SentencePiece model file once, in Python, for the in-graph tokenizers.
+
+The in-graph tokenizers need the serialized proto (it becomes a graph constant, so no source path
+travels into the SavedModel) and a few facts about it: the pieces, their types, the algorithm and
+the whitespace options that decide whether words can be encoded independently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+
+from sentencepiece import sentencepiece_model_pb2
+
+SPACE_SYMBOL = "\u2581"
+_PIECE_TYPE = sentencepiece_model_pb2.ModelProto.SentencePiece.Type
+_MODEL_TYPE = sentencepiece_model_pb2.TrainerSpec.ModelType
+
+
+@dataclasses.dataclass(frozen=True)
+class SentencePieceModel:
+    """The serialized model and the facts about it that the tokenizers use."""
+
+    serialized: bytes
+    pieces: tuple[str, ...]
+    piece_types: tuple[int, ...]
+    is_bpe: bool
+    standard_whitespace: bool
+
+    @classmethod
+    def from_file(cls, path: str | pathlib.Path) -> "SentencePieceModel":
+        """Parses a `.model` file (the `spiece.model` / `sentencepiece.bpe.model` of HF)."""
+        return cls.from_bytes(pathlib.Path(path).read_bytes())
+
+    @classmethod
+    def from_bytes(cls, serialized: bytes) -> "SentencePieceModel":
+        """Parses a serialized `ModelProto`."""
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(serialized)
+        normalizer, trainer = proto.normalizer_spec, proto.trainer_spec
+        pieces = tuple(p.piece for p in proto.pieces)
+        standard_whitespace = (
+            normalizer.add_dummy_prefix
+            and normalizer.remove_extra_whitespaces
+            and trainer.split_by_whitespace
+            and not trainer.treat_whitespace_as_suffix
+            and not any(SPACE_SYMBOL in piece[1:] for piece in pieces)
+        )
+        return cls(
+            serialized=serialized,
+            pieces=pieces,
+            piece_types=tuple(p.type for p in proto.pieces),
+            is_bpe=trainer.model_type == _MODEL_TYPE.BPE,
+            standard_whitespace=standard_whitespace,
+        )
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    @property
+    def encodes_words_independently(self) -> bool:
+        """True when encoding a text equals encoding its space-separated words one by one.
+
+        Holds exactly for BPE with SentencePiece's default whitespace handling: merges never cross
+        a word boundary and are decided by piece ranks alone. For unigram the Viterbi path scores
+        are float sums over the whole text, so ties could round differently: those models are
+        always encoded line by line.
+        """
+        return self.is_bpe and self.standard_whitespace
+
+    @functools.cached_property
+    def piece_ids(self) -> dict[str, int]:
+        """Piece string -> id, like `SentencePieceProcessor.PieceToId` for known pieces."""
+        return {piece: i for i, piece in enumerate(self.pieces)}
+
+    def unknown_id(self) -> int:
+        """Id of the (single) UNKNOWN piece."""
+        return self.piece_types.index(_PIECE_TYPE.UNKNOWN)
