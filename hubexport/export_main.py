@@ -24,6 +24,11 @@ flags.DEFINE_enum("export_type", "encoder", EXPORT_TYPES,
                   "What to export: 'encoder' writes the encoder SavedModel.")
 flags.DEFINE_string("preset", None, "Built-in architecture (see --list_presets), e.g. roberta_base_en.")
 flags.DEFINE_string("config_file", None, "JSON encoder config (an EncoderConfig or a preset file) instead of --preset.")
+flags.DEFINE_string("checkpoint", None, "Weights to export: a Hugging Face model directory, a keras-hub preset "
+                    "directory, a Google TF checkpoint, or an hf:// / kaggle:// handle. Without it the "
+                    "weights are random.")
+flags.DEFINE_enum("checkpoint_format", "auto", ("auto", "huggingface", "keras_hub", "tf_checkpoint"),
+                  "Format of --checkpoint; 'auto' detects it from the files.")
 flags.DEFINE_string("export_dir", None, "Directory to write; must not exist unless --overwrite.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir (only after the new export passed its probe).")
 flags.DEFINE_enum("dtype", "float32", ("float32", "mixed_bfloat16"),
@@ -60,8 +65,10 @@ def export_from_flags() -> None:
     if not FLAGS.export_dir:
         raise ConfigError("--export_dir is required")
     check_destination(FLAGS.export_dir, FLAGS.overwrite)
-    source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed)
-    warn_random_weights(source.architecture)
+    source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
+                           checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format)
+    if not FLAGS.checkpoint:
+        warn_random_weights(source.architecture)
     path = export_encoder(source.model, FLAGS.export_dir, overwrite=FLAGS.overwrite,
                           metadata={"architecture": source.architecture, "weights": source.weights})
     print(f"Exported encoder ({source.architecture}, {source.weights}, {FLAGS.dtype}, "

@@ -1,4 +1,4 @@
-"""Where an encoder comes from: a built-in preset or a config file, plus (later) a checkpoint."""
+"""Where an encoder comes from: a built-in preset or a config file, and optionally a checkpoint."""
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +30,15 @@ def encoder_config_from(preset: str | None, config_file: str | None) -> tuple[En
 
 
 def build_encoder(preset: str | None, config_file: str | None, dtype: str = "float32",
-                  seed: int | None = None) -> EncoderSource:
-    """Builds a randomly initialized encoder from a preset or a config file."""
+                  seed: int | None = None, checkpoint: str | None = None,
+                  checkpoint_format: str | None = None) -> EncoderSource:
+    """Builds an encoder from a preset or a config file, with random weights.
+
+    Checkpoint import is not implemented yet: `checkpoint` is refused with a clear error.
+    """
+    if checkpoint:
+        raise ConfigError(f"--checkpoint {checkpoint}: checkpoint import is not implemented yet "
+                          f"(format {checkpoint_format or 'auto'})")
     config, architecture = encoder_config_from(preset, config_file)
     if seed is not None:
         keras.utils.set_random_seed(seed)
