@@ -16,24 +16,13 @@ from hubexport.errors import ConfigError
 from hubexport.preprocess import packing, trimming
 from hubexport.preprocess.tokenizer import SpecialTokens
 from tests.fixtures.preprocessors import PACKING_STYLES, text_without_special_tokens
+from tests.support import packing_reference
 
 SPECIALS = SpecialTokens(start_id=1, end_id=2, padding_id=0, unknown_id=3, mask_id=4)
 
 
 def ragged(rows: list[list[int]]) -> tf.RaggedTensor:
     return tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1, row_splits_dtype=tf.int64)
-
-
-def water_filling_reference(lengths: tuple[int, ...], budget: int) -> list[int]:
-    """The documented rule by brute force: highest common level, leftovers to longer, then later."""
-    level = max(level for level in range(budget + 1) if sum(min(n, level) for n in lengths) <= budget)
-    if sum(lengths) <= budget:
-        return list(lengths)
-    kept = [min(n, level) for n in lengths]
-    cut = sorted((i for i, n in enumerate(lengths) if n > level), key=lambda i: (-lengths[i], -i))
-    for i in cut[: budget - sum(kept)]:
-        kept[i] += 1
-    return kept
 
 
 def hf_kept_lengths(n1: int, n2: int, budget: int) -> tuple[int, int]:
@@ -61,10 +50,8 @@ def test_three_segments_follow_the_rule(truncation):
     lengths = list(itertools.product(range(7), repeat=3))
     for budget in (0, 1, 4, 7, 11, 20):
         kept = trimming.kept_lengths(truncation, tf.constant(lengths, tf.int64), tf.constant(budget, tf.int64))
-        if truncation == "round_robin":
-            expected = [water_filling_reference(row, budget) for row in lengths]
-        else:
-            expected = [[min(n, max(budget - sum(row[:i]), 0)) for i, n in enumerate(row)] for row in lengths]
+        rule = packing_reference.water_filling if truncation == "round_robin" else packing_reference.waterfall
+        expected = [rule(row, budget) for row in lengths]
         assert kept.numpy().tolist() == expected
 
 
@@ -73,20 +60,13 @@ def test_three_segments_follow_the_rule(truncation):
 def test_three_segment_framing_and_type_ids(packing_style, seq_length):
     segments = [[[10 + i for i in range(n)] for n in column] for column in zip(*itertools.product(range(5), repeat=3))]
     packed = packing.pack_inputs([ragged(s) for s in segments], seq_length, SPECIALS, packing_style, "round_robin")
-    specials = packing.num_special_tokens(packing_style, 3)
-    for row in range(len(segments[0])):
-        parts = [segments[i][row] for i in range(3)]
-        kept = water_filling_reference(tuple(map(len, parts)), seq_length - specials)
-        ids, types = [1], [0]
-        for i, (part, keep) in enumerate(zip(parts, kept)):
-            prefix = [2] if packing_style == "roberta" and i > 0 else []
-            type_id = i if packing_style == "bert" else 0
-            ids += prefix + part[:keep] + [2]
-            types += [type_id] * (len(prefix) + keep + 1)
-        padding = seq_length - len(ids)
-        assert packed["input_word_ids"][row].numpy().tolist() == ids + [0] * padding
-        assert packed["input_type_ids"][row].numpy().tolist() == types + [0] * padding
-        assert packed["input_mask"][row].numpy().tolist() == [1] * len(ids) + [0] * padding
+    expected = [
+        packing_reference.pack([s[row] for s in segments], seq_length, 1, 2, 0, packing_style)
+        for row in range(len(segments[0]))
+    ]
+    assert packed["input_word_ids"].numpy().tolist() == [ids for ids, _, _ in expected]
+    assert packed["input_mask"].numpy().tolist() == [mask for _, mask, _ in expected]
+    assert packed["input_type_ids"].numpy().tolist() == [types for _, _, types in expected]
 
 
 def test_ragged_rank_two_equals_merged_and_works_traced():

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.preprocess.tokenizer import InGraphTokenizer
-from hubexport.savedmodel.atomic import export_atomically
+from hubexport.savedmodel.atomic import check_destination, export_atomically
 
 PROBE_TEXTS = ("Hello, world! This is a probe.", "", "Ünïcödé wörds, 中文 and digits 12,345.")
 PROBE_SEQ_LENGTH = 7
@@ -41,6 +41,7 @@ def export_preprocessor(
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Saves the preprocessor for `tokenizer` to `export_dir` and returns its absolute path."""
+    check_destination(export_dir, overwrite)  # fail before the slow tracing, not after
     module = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
 
     def write(staging: pathlib.Path) -> None:

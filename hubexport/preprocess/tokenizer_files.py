@@ -25,13 +25,11 @@ import weakref
 from typing import Any
 
 import sentencepiece
+import tensorflow as tf
 
 from hubexport.errors import TokenizerFilesError
 from hubexport.preprocess import tokenizer_json
-from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer
-from hubexport.preprocess.sentencepiece_tokenizer import AlbertSentencePieceTokenizer, XlmRobertaSentencePieceTokenizer
 from hubexport.preprocess.tokenizer import InGraphTokenizer
-from hubexport.preprocess.wordpiece import WordPieceTokenizer
 
 TOKENIZER_CLASSES = {
     "BertTokenizer": "wordpiece",
@@ -101,15 +99,25 @@ def describe_tokenizer(
 
 
 def build_tokenizer(spec: TokenizerSpec) -> InGraphTokenizer:
-    """Constructs the tokenizer a spec describes."""
-    files = {name: str(path) for name, path in spec.files.items()}
+    """Constructs the tokenizer a spec describes.
+
+    Each family's module is imported only when that family is built: they carry large Unicode
+    and vocabulary tables that other families do not need.
+    """
     if spec.family == "wordpiece":
-        return WordPieceTokenizer(**files, **spec.options)
-    if spec.family == "albert":
-        return AlbertSentencePieceTokenizer(**files, **spec.options)
-    if spec.family == "xlm_roberta":
-        return XlmRobertaSentencePieceTokenizer(**files, **spec.options)
-    return ByteLevelBpeTokenizer(**files, **spec.options)
+        from hubexport.preprocess.wordpiece import WordPieceTokenizer as tokenizer_class
+    elif spec.family == "albert":
+        from hubexport.preprocess.sentencepiece_tokenizer import AlbertSentencePieceTokenizer as tokenizer_class
+    elif spec.family == "xlm_roberta":
+        from hubexport.preprocess.sentencepiece_tokenizer import XlmRobertaSentencePieceTokenizer as tokenizer_class
+    else:
+        from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer as tokenizer_class
+    files = {name: str(path) for name, path in spec.files.items()}
+    try:
+        return tokenizer_class(**files, **spec.options)
+    except (ValueError, OSError, tf.errors.OpError) as error:
+        names = ", ".join(files.values())
+        raise TokenizerFilesError(f"cannot build a {spec.family} tokenizer from {names}: {error}") from error
 
 
 def _existing_file(flag: str, path: str | os.PathLike) -> pathlib.Path:
