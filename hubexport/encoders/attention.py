@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from hubexport.encoders.config import EncoderConfig
-from hubexport.encoders.initializers import truncated_normal
+from hubexport.encoders.initializers import normal
 
 MASKED_SCORE = -1e9
 
@@ -29,7 +29,7 @@ class SelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_heads = config.num_heads
         self.head_dim = config.hidden_dim // config.num_heads
-        init = truncated_normal(config.initializer_range)
+        init = normal(config.initializer_range)
         self.query_key_value = keras.layers.Dense(
             3 * config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="query_key_value")
         self.output_dense = keras.layers.Dense(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 
 from hubexport.encoders.config import EncoderConfig
-from hubexport.encoders.initializers import truncated_normal
+from hubexport.encoders.initializers import normal
 from hubexport.encoders.position_ids import position_ids
 
 
@@ -19,7 +19,7 @@ class EncoderEmbeddings(keras.layers.Layer):
         super().__init__(**kwargs)
         self.config = config
         width = config.resolved_embedding_dim
-        init = truncated_normal(config.initializer_range)
+        init = normal(config.initializer_range)
         self.token_embedding = keras.layers.Embedding(
             config.vocabulary_size, width, embeddings_initializer=init, dtype=self.dtype_policy,
             name="token_embedding")

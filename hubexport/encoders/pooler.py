@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 
 from hubexport.encoders.config import EncoderConfig
-from hubexport.encoders.initializers import truncated_normal
+from hubexport.encoders.initializers import normal
 
 
 class Pooler(keras.layers.Layer):
@@ -20,7 +20,7 @@ class Pooler(keras.layers.Layer):
         if config.pooler == "dense_tanh":
             self.dense = keras.layers.Dense(
                 config.hidden_dim, activation="tanh",
-                kernel_initializer=truncated_normal(config.initializer_range),
+                kernel_initializer=normal(config.initializer_range),
                 dtype=self.dtype_policy, name="pooler_dense")
 
     def call(self, sequence_output):

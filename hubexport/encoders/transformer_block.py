@@ -6,7 +6,7 @@ import keras
 from hubexport.encoders import activations
 from hubexport.encoders.attention import SelfAttention
 from hubexport.encoders.config import EncoderConfig
-from hubexport.encoders.initializers import truncated_normal
+from hubexport.encoders.initializers import normal
 
 
 class TransformerBlock(keras.layers.Layer):
@@ -14,7 +14,7 @@ class TransformerBlock(keras.layers.Layer):
 
     def __init__(self, config: EncoderConfig, **kwargs):
         super().__init__(**kwargs)
-        init = truncated_normal(config.initializer_range)
+        init = normal(config.initializer_range)
         policy = self.dtype_policy
         self.attention = SelfAttention(config, dtype=policy, name="self_attention")
         self.attention_dropout = keras.layers.Dropout(config.dropout, dtype=policy, name="attention_dropout")
