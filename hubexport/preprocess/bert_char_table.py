@@ -1,11 +1,14 @@
 """Per code point lookup tables that let the graph apply BertNormalizer + BertPreTokenizer.
 
 HF's normalizer works character by character (clean, pad CJK, NFD and drop Mn, lowercase), so
-each input code point becomes 0..3 output code points, each output tagged with how the
-pre-tokenizer treats it. The one effect that crosses characters, NFD's canonical reordering of
-combining marks, is described by combining classes and NFD starter counts so the graph can
-redo it. Everything is packed into int64 values, one per code point, behind a two-level table
-(256-code-point blocks deduplicated), plus a small side table for multi-output code points.
+each input code point becomes 0..3 output code points, each tagged with how the pre-tokenizer
+treats it. Everything is packed into int64 values, one per code point, behind a two-level table
+(256-code-point blocks deduplicated), plus a side table for code points with several outputs.
+
+The one effect that crosses characters is NFD's canonical reordering of combining marks. It
+needs the marks that stripping drops, so a second side table keeps the full NFD pieces (dropped
+ones flagged) of every code point that loses some; the graph only uses it when a kept output is
+itself a mark with a non-zero combining class, which real text almost never has.
 """
 from __future__ import annotations
 
@@ -22,38 +25,43 @@ BLOCK_BITS = 8
 WORD, ISOLATED, SPACE = 0, 1, 2
 SPACE_CODE_POINT = 0x20
 
-# Bit layout of a packed element. `count` and `starters` are only set on an input code point's
-# first element; side-table elements hold their absolute code point in the `code` field, the
-# main table holds the offset from the input code point.
-CLASS_SHIFT, COUNT_SHIFT, CCC_SHIFT, INC_SHIFT, STARTERS_SHIFT, CODE_SHIFT = 0, 2, 4, 12, 15, 20
-CLASS_MASK, COUNT_MASK, CCC_MASK, INC_MASK, STARTERS_MASK = 3, 3, 255, 7, 7
+# Bit layout of a packed element. `count` is only set where a table describes a whole input code
+# point (main table: kept outputs; full side table's first column: all NFD pieces). The main
+# table's code field holds the offset from the input code point, side tables the code point.
+CLASS_SHIFT, COUNT_SHIFT, CCC_SHIFT, DROPPED_SHIFT, CODE_SHIFT = 0, 2, 5, 13, 16
+CLASS_MASK, COUNT_MASK, CCC_MASK = 3, 7, 255
 
 
 @dataclasses.dataclass(frozen=True)
-class Element:
-    """One output code point: its pre-tokenizer class, combining class and the NFD starters
-    (kept or dropped) met since the previous output of the same input code point."""
+class Piece:
+    """One NFD piece of an input code point after lowercasing, with its pre-tokenizer class."""
 
     code_point: int
     kind: int
     ccc: int
-    starters_before: int
+    dropped: bool
 
 
 @dataclasses.dataclass(frozen=True)
 class CharTable:
     """`packed[blocks[c >> 8] * 256 + (c & 255)]` describes code point `c`'s first output.
 
-    `multi_code_points` (sorted) have more than one output; row i of `multi_elements` packs
-    their outputs 1..width-1. `reorder` is set when NFD is applied (combining marks can move).
+    `multi_code_points` (sorted) have several outputs; row i of `multi_elements` packs outputs
+    1..width-1. `full_code_points` / `full_elements` list all NFD pieces of the code points
+    that lose some to accent stripping (only when `strip_accents`).
     """
 
     blocks: np.ndarray
     packed: np.ndarray
     multi_code_points: np.ndarray
     multi_elements: np.ndarray
-    width: int
-    reorder: bool
+    full_code_points: np.ndarray
+    full_elements: np.ndarray
+    strip_accents: bool
+
+    @property
+    def width(self) -> int:
+        return 1 + self.multi_elements.shape[1]
 
 
 def _range_mask(text: str) -> np.ndarray:
@@ -89,55 +97,58 @@ def _unicode() -> dict:
     }
 
 
-def _elements(c: int, lowercase: bool, strip_accents: bool, cjk: bool) -> tuple[list[Element], int]:
-    """What the normalizer makes of a code point that is neither removed nor whitespace, and the
-    number of NFD starters it contributes (CJK padding spaces count)."""
+def _pieces(c: int, lowercase: bool, strip_accents: bool, cjk: bool) -> list[Piece]:
+    """What the normalizer makes of a code point that is neither removed nor whitespace.
+
+    With `strip_accents` every NFD piece is listed, dropped marks included, and lowercasing must
+    keep it one code point (true of Unicode: only U+0130 lowercases to two, and NFD splits it).
+    """
     u = _unicode()
-    pieces = u["decompositions"].get(c, [c]) if strip_accents else [c]
-    elements: list[Element] = []
-    pending = 1 if cjk else 0
-    for piece in pieces:
-        starter = int(u["ccc"][piece] == 0)
-        pending += starter
-        if strip_accents and u["marks"][piece]:
-            continue
-        ccc = int(u["ccc"][piece]) if strip_accents else 0
+    pieces: list[Piece] = []
+    for piece in u["decompositions"].get(c, [c]) if strip_accents else [c]:
         outputs = u["lowercase"].get(piece, [piece]) if lowercase else [piece]
-        if ccc and outputs != [piece]:
-            raise ValueError(f"lowercasing moves combining mark U+{piece:04X}")
+        if strip_accents and len(outputs) > 1:
+            raise ValueError(f"U+{piece:04X} lowercases to several code points after NFD")
+        ccc = int(u["ccc"][piece]) if strip_accents else 0
+        dropped = strip_accents and bool(u["marks"][piece])
         for out in outputs:
-            kind = ISOLATED if cjk else int(u["kind"][out])
-            elements.append(Element(out, kind, ccc, pending))
-            pending = 0
-    if cjk and len(elements) != 1:
-        raise ValueError(f"CJK character U+{c:04X} normalizes to {len(elements)} characters")
-    return elements, sum(e.starters_before for e in elements) + pending + (1 if cjk else 0)
+            pieces.append(Piece(out, ISOLATED if cjk else int(u["kind"][out]), ccc, dropped))
+    if cjk and len(pieces) != 1:
+        raise ValueError(f"CJK character U+{c:04X} normalizes to {len(pieces)} characters")
+    return pieces
 
 
-def _pack(kind, ccc, inc, code, count=0, starters=0):
+def pack(kind, ccc, code, count=0, dropped=False):
+    """Packs element fields (numpy arrays or ints) into int64."""
     return (
-        (kind << CLASS_SHIFT)
-        | (count << COUNT_SHIFT)
-        | (ccc << CCC_SHIFT)
-        | (inc << INC_SHIFT)
-        | (starters << STARTERS_SHIFT)
-        | (code << CODE_SHIFT)
+        (np.int64(kind) << CLASS_SHIFT)
+        | (np.int64(count) << COUNT_SHIFT)
+        | (np.int64(ccc) << CCC_SHIFT)
+        | (np.int64(dropped) << DROPPED_SHIFT)
+        | (np.int64(code) << CODE_SHIFT)
     )
+
+
+def _side_table(rows: dict[int, list[Piece]], with_count: bool) -> tuple[np.ndarray, np.ndarray]:
+    width = max((len(p) for p in rows.values()), default=0)
+    elements = np.zeros((len(rows), width), np.int64)
+    for row, c in enumerate(sorted(rows)):
+        for col, p in enumerate(rows[c]):
+            count = len(rows[c]) if with_count and col == 0 else 0
+            elements[row, col] = pack(p.kind, p.ccc, p.code_point, count, p.dropped)
+    return np.array(sorted(rows), np.int32), elements
 
 
 def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> CharTable:
     """The tables for one BertNormalizer configuration (clean_text is always on)."""
     u = _unicode()
     code_points = np.arange(NUM_CODE_POINTS, dtype=np.int64)
-    ccc = u["ccc"] if strip_accents else np.zeros(NUM_CODE_POINTS, np.int64)
-    starter = (ccc == 0).astype(np.int64)
+    ccc = u["ccc"].copy() if strip_accents else np.zeros(NUM_CODE_POINTS, np.int64)
     kind, count, delta = u["kind"].copy(), np.ones(NUM_CODE_POINTS, np.int64), np.zeros_like(ccc)
-    inc, starters = starter.copy(), starter.copy()
 
     space = u["clean_space"]
-    kind[space], ccc[space], inc[space], starters[space] = SPACE, 0, 1, 1
-    delta[space] = SPACE_CODE_POINT - code_points[space]
-    count[u["removed"]], inc[u["removed"]], starters[u["removed"]] = 0, 0, 0
+    kind[space], ccc[space], delta[space] = SPACE, 0, SPACE_CODE_POINT - code_points[space]
+    count[u["removed"]] = 0
 
     cjk = u["cjk"] & ~u["removed"] if tokenize_chinese_chars else np.zeros(NUM_CODE_POINTS, bool)
     special = set(np.flatnonzero(cjk).tolist())
@@ -147,33 +158,31 @@ def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) ->
         special |= set(u["lowercase"])
     special -= set(np.flatnonzero(u["removed"] | space).tolist())
 
-    width = 1
-    multi: dict[int, list[Element]] = {}
+    multi: dict[int, list[Piece]] = {}
+    full: dict[int, list[Piece]] = {}
     for c in sorted(special):
-        elements, total = _elements(c, lowercase, strip_accents, bool(cjk[c]))
-        count[c], starters[c] = len(elements), total
-        if elements:
-            first = elements[0]
-            kind[c], ccc[c], inc[c] = first.kind, first.ccc, first.starters_before
-            delta[c] = first.code_point - c
-        if len(elements) > 1:
-            multi[c] = elements[1:]
-            width = max(width, len(elements))
-    if count.max() > COUNT_MASK or starters.max() > STARTERS_MASK:
-        raise ValueError("a code point has more outputs or NFD starters than the packing holds")
+        pieces = _pieces(c, lowercase, strip_accents, bool(cjk[c]))
+        kept = [p for p in pieces if not p.dropped]
+        count[c] = len(kept)
+        if kept:
+            kind[c], ccc[c], delta[c] = kept[0].kind, kept[0].ccc, kept[0].code_point - c
+        if len(kept) > 1:
+            multi[c] = kept[1:]
+        if len(kept) < len(pieces):
+            full[c] = pieces
+    if count.max() > COUNT_MASK or max(map(len, full.values()), default=0) > COUNT_MASK:
+        raise ValueError("a code point has more outputs than the packing holds")
 
-    packed = _pack(kind, ccc, inc, delta, count, starters).reshape(-1, 1 << BLOCK_BITS)
+    packed = pack(kind, ccc, delta, count).reshape(-1, 1 << BLOCK_BITS)
     unique_blocks, blocks = np.unique(packed, axis=0, return_inverse=True)
-    multi_code_points = np.array(sorted(multi), np.int32)
-    multi_elements = np.zeros((len(multi), width - 1), np.int64)
-    for row, c in enumerate(sorted(multi)):
-        for col, e in enumerate(multi[c]):
-            multi_elements[row, col] = _pack(e.kind, e.ccc, e.starters_before, e.code_point)
+    multi_code_points, multi_elements = _side_table(multi, with_count=False)
+    full_code_points, full_elements = _side_table(full, with_count=True)
     return CharTable(
         blocks=blocks.reshape(-1).astype(np.int32),
         packed=unique_blocks.reshape(-1),
         multi_code_points=multi_code_points,
         multi_elements=multi_elements,
-        width=width,
-        reorder=strip_accents,
+        full_code_points=full_code_points,
+        full_elements=full_elements,
+        strip_accents=strip_accents,
     )
