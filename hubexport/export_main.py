@@ -16,12 +16,13 @@ from absl import app, flags  # noqa: E402
 
 from hubexport.errors import ConfigError, HubExportError  # noqa: E402
 
-EXPORT_TYPES = ("encoder",)
+EXPORT_TYPES = ("encoder", "preprocessor", "both")
 USAGE_EXIT_CODE = 2
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("export_type", "encoder", EXPORT_TYPES,
-                  "What to export: 'encoder' writes the encoder SavedModel.")
+                  "What to export: 'encoder' (the encoder SavedModel), 'preprocessor' (the in-graph tokenizer "
+                  "and packing SavedModel), 'both' (DIR/encoder and DIR/preprocessor).")
 flags.DEFINE_string("preset", None, "Built-in architecture (see --list_presets), e.g. roberta_base_en.")
 flags.DEFINE_string("config_file", None, "JSON encoder config (an EncoderConfig or a preset file) instead of --preset.")
 flags.DEFINE_string("checkpoint", None, "Weights to export: a Hugging Face model directory, a keras-hub preset "
@@ -34,6 +35,19 @@ flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir (only af
 flags.DEFINE_enum("dtype", "float32", ("float32", "mixed_bfloat16"),
                   "Compute dtype of the encoder; variables and outputs stay float32.")
 flags.DEFINE_integer("seed", None, "Random seed for randomly initialized weights (no --checkpoint).")
+flags.DEFINE_string("tokenizer", None, "A Hugging Face tokenizer directory (tokenizer_config.json, tokenizer.json, "
+                    "vocab.txt, vocab.json + merges.txt, spiece.model or sentencepiece.bpe.model); family "
+                    "and casing are detected. Defaults to --checkpoint when that directory holds tokenizer files.")
+flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt, or byte-level BPE vocab.json (with --merges_file).")
+flags.DEFINE_string("merges_file", None, "Byte-level BPE merges.txt (with --vocab_file vocab.json).")
+flags.DEFINE_string("sp_model_file", None, "SentencePiece model (ALBERT spiece.model or XLM-R sentencepiece.bpe.model).")
+flags.DEFINE_bool("do_lower_case", None, "Lowercase (and strip accents) before WordPiece/SentencePiece; "
+                  "detected from the tokenizer files when not given.")
+flags.DEFINE_integer("default_seq_length", 128, "Sequence length of the preprocessor's root call and "
+                     "serving signatures; bert_pack_inputs takes any seq_length at call time.")
+flags.DEFINE_enum("truncation", "round_robin", ("round_robin", "waterfall"),
+                  "How bert_pack_inputs shortens segments: round_robin (Hugging Face's longest_first) or "
+                  "waterfall (earlier segments keep what fits).")
 flags.DEFINE_bool("list_presets", False, "Print the built-in presets (name, family, layers, hidden size, parameters) and exit.")
 
 
@@ -56,23 +70,78 @@ def warn_random_weights(label: str) -> None:
           f"!! weights. It computes nothing meaningful until trained or fine-tuned.\n{bar}", file=sys.stderr)
 
 
+def tokenizer_from_flags():
+    """The in-graph tokenizer the tokenizer flags (or a checkpoint directory) name."""
+    from hubexport.preprocess.tokenizer_files import load_tokenizer
+
+    explicit = {"vocab_file": FLAGS.vocab_file, "merges_file": FLAGS.merges_file, "sp_model_file": FLAGS.sp_model_file}
+    directory = FLAGS.tokenizer
+    if directory is None and not any(explicit.values()) and FLAGS.checkpoint and os.path.isdir(FLAGS.checkpoint):
+        directory = FLAGS.checkpoint
+    if directory is None and not any(explicit.values()):
+        raise ConfigError(f"--export_type={FLAGS.export_type} needs --tokenizer, --vocab_file or --sp_model_file")
+    return load_tokenizer(directory, do_lower_case=FLAGS.do_lower_case, **explicit)
+
+
+def check_tokenizer_fits(tokenizer, model) -> None:
+    """Refuses a tokenizer whose ids or packing the encoder cannot take."""
+    expected_style = "roberta" if model.config.family in ("roberta", "xlm_roberta") else "bert"
+    if tokenizer.packing_style != expected_style:
+        raise ConfigError(f"the tokenizer packs inputs {tokenizer.packing_style}-style but a {model.config.family} "
+                          f"encoder expects {expected_style}-style: check --tokenizer")
+    if tokenizer.vocab_size > model.config.vocabulary_size:
+        raise ConfigError(f"the tokenizer has {tokenizer.vocab_size} ids but the encoder's vocabulary_size is "
+                          f"{model.config.vocabulary_size}: check --tokenizer")
+
+
 def export_from_flags() -> None:
     """Runs the export the flags describe."""
     from hubexport.model_source import build_encoder
-    from hubexport.savedmodel.atomic import check_destination
+    from hubexport.preprocess.preprocessor_export import export_preprocessor
+    from hubexport.savedmodel.atomic import check_destination, export_atomically
     from hubexport.savedmodel.encoder_export import export_encoder
 
     if not FLAGS.export_dir:
         raise ConfigError("--export_dir is required")
     check_destination(FLAGS.export_dir, FLAGS.overwrite)
-    source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
-                           checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format)
-    if not FLAGS.checkpoint:
-        warn_random_weights(source.architecture)
-    path = export_encoder(source.model, FLAGS.export_dir, overwrite=FLAGS.overwrite,
-                          metadata={"architecture": source.architecture, "weights": source.weights})
-    print(f"Exported encoder ({source.architecture}, {source.weights}, {FLAGS.dtype}, "
-          f"{source.model.count_params():,} parameters) to {path}")
+    wants_encoder = FLAGS.export_type in ("encoder", "both")
+    wants_preprocessor = FLAGS.export_type in ("preprocessor", "both")
+    tokenizer = tokenizer_from_flags() if wants_preprocessor else None
+    source = None
+    if wants_encoder:
+        source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
+                               checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format)
+        if tokenizer is not None:
+            check_tokenizer_fits(tokenizer, source.model)
+        if not FLAGS.checkpoint:
+            warn_random_weights(source.architecture)
+
+    def write_encoder(directory, overwrite: bool = False) -> None:
+        export_encoder(source.model, directory, overwrite=overwrite,
+                       metadata={"architecture": source.architecture, "weights": source.weights})
+
+    def write_preprocessor(directory, overwrite: bool = False) -> None:
+        export_preprocessor(tokenizer, directory, default_seq_length=FLAGS.default_seq_length,
+                            truncation=FLAGS.truncation, overwrite=overwrite)
+
+    if FLAGS.export_type == "both":
+        def write_pair(staging) -> None:
+            write_encoder(staging / "encoder")
+            write_preprocessor(staging / "preprocessor")
+        # Each half is probed by its own export before it lands in staging.
+        export_atomically(FLAGS.export_dir, FLAGS.overwrite, write_pair, probe=lambda staging: None)
+    elif wants_encoder:
+        write_encoder(FLAGS.export_dir, FLAGS.overwrite)
+    else:
+        write_preprocessor(FLAGS.export_dir, FLAGS.overwrite)
+    summary = []
+    if source is not None:
+        summary.append(f"encoder ({source.architecture}, {source.weights}, {FLAGS.dtype}, "
+                       f"{source.model.count_params():,} parameters)")
+    if tokenizer is not None:
+        summary.append(f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, "
+                       f"seq_length {FLAGS.default_seq_length})")
+    print(f"Exported {' and '.join(summary)} to {os.path.abspath(FLAGS.export_dir)}")
 
 
 def main(argv: list[str]) -> int:
