@@ -28,7 +28,6 @@ from hubexport.preprocess import packing, trimming
 from hubexport.preprocess.tokenizer import InGraphTokenizer
 
 STRINGS = tf.TensorSpec([None], tf.string)
-PACKED_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 
 class CallableObject(tf.Module):
