@@ -1,0 +1,151 @@
+"""Benchmark: in-graph byte-level BPE (through a loaded SavedModel) vs RobertaTokenizerFast.
+
+Run from the repository root: `python -m bench.tokenize_byte_level_bpe`.
+
+The vocabulary is trained here exactly as the test fixture does (stdlib docstrings, licenses,
+CJK samples). The text is different: docstring lines of the installed `transformers` package,
+unique, in batches of 1024, and every call of every candidate gets a batch it has not seen
+before in this process (candidates walk the same batches in the same order, in interleaved
+rounds). Both sides get 2 threads. Prints lines/s, the ratio to Hugging Face and the id parity
+on every benchmarked line, and writes bench/results/tokenize_byte_level_bpe.json.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["RAYON_NUM_THREADS"] = "2"
+
+import argparse
+import ast
+import pathlib
+import tempfile
+from typing import Callable, Iterator
+
+import tensorflow as tf
+import transformers
+from transformers import RobertaTokenizerFast
+
+from bench import timing
+from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer
+from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
+from tests.support import corpus
+
+BATCH = 1024
+SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
+RESULTS = pathlib.Path(__file__).parent / "results" / "tokenize_byte_level_bpe.json"
+
+
+def package_docstring_lines(package_dir: pathlib.Path) -> list[str]:
+    """Unique non-blank docstring lines of a package's modules: real text the vocabulary's
+    training text (the standard library's docstrings) does not hold as such."""
+    lines: dict[str, None] = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node, clean=False)
+                lines.update(dict.fromkeys(line for line in (doc or "").splitlines() if line.strip()))
+    # Literal special-token strings are out of scope (HF splits them out as control tokens).
+    return [line for line in lines if not any(token in line for token in SPECIAL_STRINGS)]
+
+
+def fresh_batches(batches: list[list[str]], call: Callable[[list[str]], object]) -> Callable[[], object]:
+    """A zero-argument runner that calls `call` on the next batch each time."""
+    iterator: Iterator[list[str]] = iter(batches)
+    return lambda: call(next(iterator))
+
+
+class TokenizeModule(tf.Module):
+    def __init__(self, tokenizer: ByteLevelBpeTokenizer):
+        super().__init__()
+        self.tokenizer = tokenizer
+        spec = [tf.TensorSpec([None], tf.string)]
+        self.tokenize = tf.function(tokenizer.tokenize, input_signature=spec)
+        self.tokenize_with_offsets = tf.function(tokenizer.tokenize_with_offsets, input_signature=spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench_bpe_"))
+    tokenizer_dir = train_roberta_tokenizer(corpus.training_text(work / "train.txt"), work)
+    hf = RobertaTokenizerFast.from_pretrained(str(tokenizer_dir))
+    module = TokenizeModule(
+        ByteLevelBpeTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"))
+    )
+    tf.saved_model.save(module, str(work / "saved"))
+    loaded = tf.saved_model.load(str(work / "saved"))
+
+    lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
+    needed = (args.rounds + 1) * BATCH
+    if len(lines) < needed:
+        raise SystemExit(f"only {len(lines)} unseen lines, {needed} needed for {args.rounds} rounds")
+    batches = [lines[i : i + BATCH] for i in range(0, needed, BATCH)]
+
+    outputs: dict[str, list] = {"ours": [], "hf": []}
+    candidates = {
+        "ours tokenize (SavedModel)": fresh_batches(
+            batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))
+        ),
+        "HF RobertaTokenizerFast": fresh_batches(
+            batches,
+            lambda b: outputs["hf"].append(
+                hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+            ),
+        ),
+        "ours tokenize_with_offsets (SavedModel)": fresh_batches(
+            batches, lambda b: loaded.tokenize_with_offsets(tf.constant(b))
+        ),
+        "HF RobertaTokenizerFast + offsets": fresh_batches(
+            batches,
+            lambda b: hf(b, add_special_tokens=False, return_attention_mask=False,
+                         return_offsets_mapping=True),
+        ),
+    }
+    seconds = timing.interleaved_medians(candidates, rounds=args.rounds, warmup=1)
+
+    ours_ids = [row for ragged in outputs["ours"] for row in ragged.to_list()]
+    hf_ids = [row for batch in outputs["hf"] for row in batch]
+    same = sum(a == b for a, b in zip(ours_ids, hf_ids))
+    parity = same / len(hf_ids)
+    hf_seconds = seconds["HF RobertaTokenizerFast"]
+    hf_offsets_seconds = seconds["HF RobertaTokenizerFast + offsets"]
+    rows = []
+    for name, s in seconds.items():
+        reference = hf_offsets_seconds if "offsets" in name else hf_seconds
+        rows.append((name, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{reference / s:.2f}x"))
+    timing.print_table(
+        f"byte-level BPE, {len(hf)} tokens, batches of {BATCH} unseen lines, median of {args.rounds} rounds, 2 threads",
+        ("candidate", "lines/s", "ms/batch", "vs HF"),
+        rows,
+    )
+    print(f"id parity on {len(hf_ids)} benchmarked lines: {same}/{len(hf_ids)} = {parity:.2%}")
+    timing.write_json(
+        RESULTS,
+        {
+            "batch_size": BATCH,
+            "rounds": args.rounds,
+            "threads": 2,
+            "vocab_size": len(hf),
+            "text": "unique docstring lines of the installed transformers package",
+            "seconds_per_batch": seconds,
+            "lines_per_second": {name: BATCH / s for name, s in seconds.items()},
+            "ratio_tokenize_vs_hf": hf_seconds / seconds["ours tokenize (SavedModel)"],
+            "ratio_offsets_vs_hf": hf_offsets_seconds
+            / seconds["ours tokenize_with_offsets (SavedModel)"],
+            "parity_lines": len(hf_ids),
+            "parity_identical": same,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
