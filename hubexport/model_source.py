@@ -1,23 +1,49 @@
-"""Where an encoder comes from: a built-in preset or a config file, and optionally a checkpoint."""
+"""Where an encoder comes from: a checkpoint, a built-in preset or a config file.
+
+With a checkpoint the architecture comes from the checkpoint (its config.json, keras-hub config
+or a config file beside a TF checkpoint); --preset / --config_file are then optional and, if
+given, must describe the same architecture. A TF checkpoint without a config file takes its
+architecture from them. Without a checkpoint the weights are random.
+"""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import keras
 
+from hubexport.checkpoints.encoder_layout import MLM_HEAD
+from hubexport.checkpoints.loader import build_loaded, read_checkpoint
+from hubexport.checkpoints.pooled_output import PooledOutput
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.config import EncoderConfig
+from hubexport.encoders.mlm_head import MaskedLMHead, MaskedLMHeadSpec
 from hubexport.encoders.presets import get_preset
 from hubexport.errors import ConfigError
+
+# Fields that make two configs the same architecture; dropout and initializer range do not, and
+# the pooler is decided by the checkpoint's weights.
+_ARCHITECTURE_FIELDS = ("family", "vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
+                        "resolved_embedding_dim", "resolved_num_groups", "num_inner_repetitions",
+                        "projects_embeddings", "max_sequence_length", "num_segments", "hidden_activation",
+                        "layer_norm_epsilon", "position_style")
 
 
 @dataclasses.dataclass
 class EncoderSource:
-    """A built encoder and a description of its origin for logs and export metadata."""
+    """A built encoder (with its LM head if asked for) and a description of its origin."""
 
     model: EncoderBackbone
     architecture: str
     weights: str
+    pooled_output: PooledOutput
+    mlm_head: MaskedLMHead | None = None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What the export metadata (hubexport.json) records about the source."""
+        return {"architecture": self.architecture, "weights": self.weights,
+                "pooled_output": self.pooled_output.metadata()}
 
 
 def encoder_config_from(preset: str | None, config_file: str | None) -> tuple[EncoderConfig, str]:
@@ -29,18 +55,47 @@ def encoder_config_from(preset: str | None, config_file: str | None) -> tuple[En
     return EncoderConfig.from_json_file(config_file), f"config file {config_file}"
 
 
+def _architecture(config: EncoderConfig) -> dict[str, Any]:
+    values = {name: getattr(config, name) for name in _ARCHITECTURE_FIELDS}
+    if config.position_style == "padding_offset":
+        values["padding_position"] = config.padding_position
+    return values
+
+
+def check_agreement(given: EncoderConfig, label: str, checkpoint: EncoderConfig) -> None:
+    """Raises ConfigError listing every architecture field where `given` and the checkpoint differ."""
+    expected, actual = _architecture(given), _architecture(checkpoint)
+    differences = [f"{name}={expected.get(name)!r} vs {actual.get(name)!r}"
+                   for name in sorted(set(expected) | set(actual)) if expected.get(name) != actual.get(name)]
+    if differences:
+        raise ConfigError(f"{label} does not match the checkpoint's architecture ({label} vs checkpoint): "
+                          f"{'; '.join(differences)}")
+
+
 def build_encoder(preset: str | None, config_file: str | None, dtype: str = "float32",
                   seed: int | None = None, checkpoint: str | None = None,
-                  checkpoint_format: str | None = None) -> EncoderSource:
-    """Builds an encoder from a preset or a config file, with random weights.
+                  checkpoint_format: str | None = None, with_mlm: bool = False) -> EncoderSource:
+    """Builds an encoder (and, if `with_mlm`, its masked-LM head) from a checkpoint or a config.
 
-    Checkpoint import is not implemented yet: `checkpoint` is refused with a clear error.
+    Without `checkpoint` exactly one of `preset` / `config_file` is required and the weights are
+    random (seeded by `seed`).
     """
+    given = encoder_config_from(preset, config_file) if (preset or config_file or not checkpoint) else None
     if checkpoint:
-        raise ConfigError(f"--checkpoint {checkpoint}: checkpoint import is not implemented yet "
-                          f"(format {checkpoint_format or 'auto'})")
-    config, architecture = encoder_config_from(preset, config_file)
+        imported = read_checkpoint(checkpoint, checkpoint_format, given[0] if given else None, with_mlm)
+        if given and imported.has_own_config:
+            check_agreement(given[0], given[1], imported.config)
+        loaded = build_loaded(imported, dtype, with_mlm)
+        architecture = given[1] if given else f"architecture of {imported.description}"
+        return EncoderSource(model=loaded.model, architecture=architecture, weights=imported.description,
+                             pooled_output=imported.pooled_output, mlm_head=loaded.mlm_head)
+    config, architecture = given
     if seed is not None:
         keras.utils.set_random_seed(seed)
     model = EncoderBackbone.from_config({"encoder_config": config.to_dict(), "dtype": dtype})
-    return EncoderSource(model=model, architecture=architecture, weights="random initialization")
+    head = MaskedLMHead(config, MaskedLMHeadSpec.for_config(config), model.token_embedding,
+                        dtype=model.dtype_policy, name=MLM_HEAD) if with_mlm else None
+    pooler = "a randomly initialized dense+tanh pooler" if config.pooler == "dense_tanh" \
+        else "the first token's final hidden state"
+    return EncoderSource(model=model, architecture=architecture, weights="random initialization",
+                         pooled_output=PooledOutput(config.pooler, f"no checkpoint: {pooler}"), mlm_head=head)

@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.byte_level_bpe",
     "tests.fixtures.encoders",
     "tests.fixtures.preprocessors",
+    "tests.fixtures.hf_models",
 ]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any
+from typing import Any, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -42,9 +43,14 @@ def encoder_outputs(model: EncoderBackbone, inputs: dict[str, tf.Tensor], traini
     }
 
 
-def build_encoder_root(model: EncoderBackbone) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
-    """The SavedModel root for `model` and its signatures (`serving_default`)."""
-    root = ReusableSavedModelRoot(model)
+def build_encoder_root(model: EncoderBackbone, extra_models: Sequence[keras.layers.Layer] = ()
+                       ) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
+    """The SavedModel root for `model` and its signatures (`serving_default`).
+
+    `extra_models` (e.g. an MLM head) have their variables saved on the root too, for functions
+    that callers attach to it.
+    """
+    root = ReusableSavedModelRoot(model, extra_models)
     specs = encoder_input_specs()
 
     @tf.function

@@ -1,0 +1,57 @@
+"""`hf://org/name[@revision]` and `kaggle://owner/model/framework/variation[/version]` handles.
+
+They are downloaded (or found in the local cache) with huggingface_hub / kagglehub and resolve to
+a local directory; any failure (no network, unknown handle) is one CheckpointError line. Plain
+paths are returned as they are.
+"""
+from __future__ import annotations
+
+import pathlib
+
+from hubexport.errors import CheckpointError
+
+HF_SCHEME = "hf://"
+KAGGLE_SCHEME = "kaggle://"
+# Enough for every format hubexport reads; tokenizer files come along for the preprocessor.
+HF_PATTERNS = ["*.json", "*.safetensors", "pytorch_model.bin*", "*.txt", "*.model", "merges.txt"]
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def resolve_checkpoint(handle: str) -> pathlib.Path:
+    """A local path for `handle`, downloading hf:// and kaggle:// handles."""
+    if handle.startswith(HF_SCHEME):
+        return _huggingface(handle, handle[len(HF_SCHEME):])
+    if handle.startswith(KAGGLE_SCHEME):
+        return _kaggle(handle, handle[len(KAGGLE_SCHEME):])
+    return pathlib.Path(handle).expanduser()
+
+
+def _huggingface(handle: str, repo: str) -> pathlib.Path:
+    repo_id, _, revision = repo.partition("@")
+    if repo_id.count("/") != 1:
+        raise CheckpointError(f"{handle}: expected hf://ORGANIZATION/NAME[@REVISION]")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return pathlib.Path(snapshot_download(repo_id=repo_id, revision=revision or None, allow_patterns=HF_PATTERNS))
+    except ImportError:
+        raise CheckpointError(f"{handle}: downloading needs huggingface_hub (pip install huggingface_hub)") from None
+    except Exception as error:  # network, authentication and not-found errors all end the same way
+        raise CheckpointError(f"cannot download {handle}: {_first_line(error)}") from None
+
+
+def _kaggle(handle: str, model: str) -> pathlib.Path:
+    if model.count("/") not in (3, 4):
+        raise CheckpointError(f"{handle}: expected kaggle://OWNER/MODEL/FRAMEWORK/VARIATION[/VERSION]")
+    try:
+        import kagglehub
+
+        return pathlib.Path(kagglehub.model_download(model))
+    except ImportError:
+        raise CheckpointError(f"{handle}: downloading needs kagglehub (pip install kagglehub)") from None
+    except Exception as error:  # network, authentication and not-found errors all end the same way
+        raise CheckpointError(f"cannot download {handle}: {_first_line(error)}") from None

@@ -1,0 +1,61 @@
+"""--checkpoint -> an encoder (and LM head) holding the checkpoint's weights.
+
+Resolves hf:// and kaggle:// handles, detects or takes the format, reads the architecture and
+tensors with the format's importer, builds our model and fills it through the strict assignment.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from hubexport.checkpoints import detect
+from hubexport.checkpoints.encoder_layout import MLM_HEAD, model_weights
+from hubexport.checkpoints.google_tf_import import import_google_tf
+from hubexport.checkpoints.handles import resolve_checkpoint
+from hubexport.checkpoints.hf_import import import_hf
+from hubexport.checkpoints.imported import ImportedCheckpoint
+from hubexport.checkpoints.keras_hub_import import import_keras_hub
+from hubexport.checkpoints.weight_assignment import assign_weights
+from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.encoders.config import EncoderConfig
+from hubexport.encoders.mlm_head import MaskedLMHead
+from hubexport.errors import CheckpointError, ConfigError
+
+AUTO = "auto"
+
+
+@dataclasses.dataclass
+class LoadedEncoder:
+    model: EncoderBackbone
+    mlm_head: MaskedLMHead | None
+    imported: ImportedCheckpoint
+
+
+def read_checkpoint(checkpoint: str, checkpoint_format: str | None, given: EncoderConfig | None,
+                    with_mlm: bool) -> ImportedCheckpoint:
+    """Architecture, tensors and weight plan of `checkpoint` (a path or an hf:// / kaggle:// handle)."""
+    path = resolve_checkpoint(checkpoint)
+    fmt = detect.detect_format(path) if checkpoint_format in (None, AUTO) else checkpoint_format
+    if fmt == detect.HUGGINGFACE:
+        imported = import_hf(path)
+    elif fmt == detect.KERAS_HUB:
+        imported = import_keras_hub(path)
+    elif fmt == detect.TF_CHECKPOINT:
+        imported = import_google_tf(path, given, prefer_generator=with_mlm)
+    else:
+        raise ConfigError(f"unknown checkpoint format {fmt!r}; known: {', '.join(detect.FORMATS)}")
+    if with_mlm and imported.mlm is None:
+        raise CheckpointError(f"{imported.description} has no masked-LM head; exporting the MLM head needs a "
+                              "checkpoint saved with one (e.g. BertForMaskedLM, BertForPreTraining, "
+                              "ElectraForMaskedLM, or a Google pre-training checkpoint)")
+    return imported
+
+
+def build_loaded(imported: ImportedCheckpoint, dtype: str, with_mlm: bool) -> LoadedEncoder:
+    """Builds our model for the imported architecture and fills every weight from the checkpoint."""
+    model = EncoderBackbone.from_config({"encoder_config": imported.config.to_dict(), "dtype": dtype})
+    head = None
+    if with_mlm:
+        head = MaskedLMHead(imported.config, imported.mlm, model.token_embedding, dtype=model.dtype_policy,
+                            name=MLM_HEAD)
+    assign_weights(model_weights(model, head), imported.tensors, imported.plan(with_mlm))
+    return LoadedEncoder(model, head, imported)

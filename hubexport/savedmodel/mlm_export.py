@@ -1,0 +1,97 @@
+"""Encoder SavedModel with a masked-LM head (`--export_type=encoder_with_mlm`), as Model Garden's
+`model_with_mlm`.
+
+The root is the encoder SavedModel (`build_encoder_root`) plus an `mlm` tf.function: it takes the
+three encoder inputs and `masked_lm_positions` (int32 [batch, positions]) and returns the encoder
+outputs plus `mlm_logits` ([batch, positions, vocab], float32). The serving signature `mlm` returns
+the same, flattened. A tied output matrix is the token embedding variable itself, saved once.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.encoders.mlm_head import MaskedLMHead
+from hubexport.savedmodel.atomic import export_atomically
+from hubexport.savedmodel.encoder_export import (PROBE_TOLERANCE, build_encoder_root, encoder_outputs, probe_encoder,
+                                                 probe_inputs, write_metadata)
+from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
+
+POSITIONS = "masked_lm_positions"
+
+
+def mlm_input_specs() -> dict[str, tf.TensorSpec]:
+    """The encoder input specs plus `masked_lm_positions`."""
+    return {**encoder_input_specs(), POSITIONS: tf.TensorSpec([None, None], tf.int32, name=POSITIONS)}
+
+
+def mlm_outputs(model: EncoderBackbone, head: MaskedLMHead, inputs: dict[str, tf.Tensor],
+                training: bool) -> dict[str, Any]:
+    """Encoder outputs and the LM logits at `masked_lm_positions`."""
+    outputs = encoder_outputs(model, inputs, training)
+    logits = head(outputs["sequence_output"], inputs[POSITIONS])
+    return {**outputs, "mlm_logits": tf.cast(logits, tf.float32)}
+
+
+def build_mlm_root(model: EncoderBackbone, head: MaskedLMHead) -> tuple[Any, dict[str, Any]]:
+    """The encoder root with `mlm` attached, and its signatures (`serving_default`, `mlm`)."""
+    root, signatures = build_encoder_root(model, extra_models=(head,))
+    specs = mlm_input_specs()
+
+    @tf.function
+    def mlm(inputs, training=False):
+        return mlm_outputs(model, head, inputs, training)
+
+    for training in (False, True):
+        mlm.get_concrete_function(specs, training=training)
+    root.mlm = mlm
+
+    @tf.function(input_signature=[specs[name] for name in specs])
+    def mlm_signature(input_word_ids, input_mask, input_type_ids, masked_lm_positions):
+        inputs = {"input_word_ids": input_word_ids, "input_mask": input_mask, "input_type_ids": input_type_ids,
+                  POSITIONS: masked_lm_positions}
+        return flatten_outputs(mlm(inputs, training=False))
+
+    return root, {**signatures, "mlm": mlm_signature.get_concrete_function()}
+
+
+def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHead, tolerance: float) -> None:
+    """Reloads the export and checks the encoder and `mlm` reproduce the Keras model."""
+    probe_encoder(export_dir, model, tolerance)
+    loaded = tf.saved_model.load(str(export_dir))
+    inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
+    inputs[POSITIONS] = np.array([[0, 3], [2, 6], [1, 5]], dtype=np.int32)
+    tensors = {name: tf.constant(value) for name, value in inputs.items()}
+    expected = mlm_outputs(model, head, tensors, training=False)["mlm_logits"].numpy()
+    got = loaded.mlm(tensors, training=False)["mlm_logits"].numpy()
+    difference = np.max(np.abs(got - expected))
+    if not difference <= tolerance * max(1.0, float(np.max(np.abs(expected)))):
+        raise RuntimeError(f"export probe: reloaded mlm_logits differ by {difference} (> {tolerance})")
+    flat = loaded.signatures["mlm"](**tensors)
+    if "mlm_logits" not in flat:
+        raise RuntimeError("export probe: the mlm signature lacks mlm_logits")
+
+
+def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_dir: str | pathlib.Path, *,
+                            overwrite: bool = False, metadata: dict[str, Any] | None = None) -> pathlib.Path:
+    """Writes `model` + `head` as an encoder SavedModel with `mlm`, atomically, and probes it."""
+    dtype = model.dtype_policy.name
+
+    def write(staging: pathlib.Path) -> None:
+        root, signatures = build_mlm_root(model, head)
+        tf.saved_model.save(root, str(staging), signatures=signatures)
+        spec = head.spec
+        write_metadata(staging, {
+            "export_type": "encoder_with_mlm", "dtype": dtype, "encoder_config": model.config.to_dict(),
+            "mlm_head": {"activation": spec.activation, "layer_norm_epsilon": spec.layer_norm_epsilon,
+                         "output_matrix": "tied to the token embedding" if spec.tied else "separate"},
+            **(metadata or {})})
+
+    def probe(staging: pathlib.Path) -> None:
+        probe_mlm(staging, model, head, PROBE_TOLERANCE.get(dtype, 1e-5))
+
+    return export_atomically(export_dir, overwrite, write, probe)
