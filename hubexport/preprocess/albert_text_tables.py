@@ -16,6 +16,8 @@ import functools
 import sys
 import unicodedata
 
+from hubexport.preprocess.sentencepiece_unicode import python_whitespace
+
 CAPITAL_SIGMA = "\u03a3"
 BACKTICK = ord("`")
 APOSTROPHE = ord("'")
@@ -28,12 +30,6 @@ def _all_characters() -> list[str]:
         for cp in range(sys.maxunicode + 1)
         if not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp)) != "Cn"
     ]
-
-
-@functools.lru_cache(maxsize=None)
-def whitespace() -> tuple[int, ...]:
-    """Code points `str.split()` splits on (it includes \\x1c-\\x1f, \\x85, U+2028 ...)."""
-    return tuple(cp for cp in range(sys.maxunicode + 1) if chr(cp).isspace())
 
 
 def _lower_keeping_capital_sigma(text: str) -> str:
@@ -50,11 +46,11 @@ def character_map(lowercase: bool, keep_accents: bool) -> dict[int, str]:
     """Code point -> the text ALBERT preprocessing turns it into, for those it changes.
 
     Whitespace, backtick and apostrophe are left out: their output depends on their neighbours.
-    A U+03A3 in an output (only the mathematical capital sigmas make one) is still to be
-    lowercased by the final-sigma rule.
+    When lowercasing, a U+03A3 in an output (only the mathematical capital sigmas make one) is
+    still to be lowercased by the final-sigma rule.
     """
     mapping = {}
-    skip = set(whitespace()) | {BACKTICK, APOSTROPHE}
+    skip = set(python_whitespace()) | {BACKTICK, APOSTROPHE}
     for char in _all_characters():
         if ord(char) in skip:
             continue
@@ -84,17 +80,3 @@ def sigma_context_classes() -> tuple[tuple[int, ...], tuple[int, ...]]:
             cased_or_ignorable.append(ord(char))
     ignorable = sorted(set(cased_or_ignorable) - set(cased))
     return tuple(cased), tuple(ignorable)
-
-
-def regex_class(code_points: tuple[int, ...] | list[int], negate: bool = False) -> str:
-    """An RE2 character class matching exactly `code_points` (or everything else)."""
-    ranges = []
-    for cp in sorted(set(code_points)):
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    body = "".join(
-        f"\\x{{{lo:x}}}" if lo == hi else f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in ranges
-    )
-    return f"[{'^' if negate else ''}{body}]"
