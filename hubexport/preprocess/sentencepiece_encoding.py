@@ -66,7 +66,20 @@ class SentencePieceEncoder(tf.Module):
     def _encode_by_words(self, texts: tf.Tensor):
         words = tf.strings.split(texts, sep=" ")
         unique, word_to_unique = tf.unique(words.flat_values, out_idx=tf.int64)
-        unique_ids, unique_starts, unique_ends = self._encode_distinct_words(unique)
+        # Empty words (from runs of spaces) have no pieces; they are left out of the chunks and
+        # point to one extra empty row.
+        nonempty = tf.strings.length(unique) > 0
+        distinct = tf.boolean_mask(unique, nonempty)
+        row = tf.where(
+            nonempty,
+            tf.cumsum(tf.cast(nonempty, tf.int64), exclusive=True),
+            tf.size(distinct, out_type=tf.int64),
+        )
+        word_to_unique = tf.gather(row, word_to_unique)
+        unique_ids, unique_starts, unique_ends = (
+            tf.concat([encoded, tf.RaggedTensor.from_row_lengths(encoded.flat_values[:0], [0])], 0)
+            for encoded in self._encode_distinct_words(distinct)
+        )
 
         lengths = tf.strings.length(words.flat_values, unit="BYTE")
         word_starts = _exclusive_cumsum_in_rows(tf.cast(lengths, tf.int64) + 1, words)
@@ -93,7 +106,8 @@ class SentencePieceEncoder(tf.Module):
         return per_text(ids.flat_values), per_text(starts), per_text(ends)
 
     def _encode_distinct_words(self, unique: tf.Tensor):
-        """Ids and word-relative offsets [words, (pieces)] of `unique` words, encoded in chunks.
+        """Ids and word-relative offsets [words, (pieces)] of distinct non-empty words, encoded in
+        chunks.
 
         The words are laid out as one text joined by single spaces and cut into chunks of
         `WORDS_PER_CHUNK` words; a piece belongs to the word whose bytes or preceding space hold
