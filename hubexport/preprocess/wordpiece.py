@@ -1,0 +1,186 @@
+"""BERT / ELECTRA WordPiece tokenization in the TensorFlow graph, id for id equal to Hugging Face's
+`BertTokenizerFast` (BertNormalizer + BertPreTokenizer + WordPiece).
+
+Lines of printable ASCII (nearly all real text) take a fast path: ASCII lowercasing plus
+tf.text's end-to-end FastWordpieceTokenizer, whose whitespace/punctuation split and 100-byte word
+limit are exactly HF's rules on ASCII. Every other line goes through `BertPreTokenizer`, which
+reproduces HF's normalizer and pre-tokenizer on every code point, and then through
+FastWordpieceTokenizer word by word, with HF's 100-character (not byte) word limit applied here.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from hubexport.preprocess.bert_pretokenizer import BertPreTokenizer, row_ids
+from hubexport.preprocess.tokenizer import InGraphTokenizer, SpecialTokens
+
+MAX_CHARS_PER_WORD = 100  # HF WordPiece max_input_chars_per_word: longer words become [UNK]
+WORD_BYTES = 4 * MAX_CHARS_PER_WORD  # no word within the limit is longer in UTF-8
+LONG_WORD = "x" * (WORD_BYTES + 1)  # stands in for a word over the limit: FastWordpiece -> [UNK]
+ASCII_LINE = r"[\t\n\r\x20-\x7e]*"
+SUFFIX_PREFIX = "##"
+UNKNOWN, START, END, PADDING, MASK = "[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"
+# HF's WordPiece decoder cleans each token (after prefixing it with a space), in this order.
+DECODER_CLEANUP = (
+    (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+    (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+)  # fmt: skip
+
+
+def read_vocab(vocab_file: str) -> list[str]:
+    """One token per line, as HF's `load_vocab` reads it (newline stripped, nothing else)."""
+    with open(vocab_file, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def _re2_literal(text: str) -> str:
+    return "".join("\\" + ch if not ch.isalnum() and ch != " " else ch for ch in text)
+
+
+def _in_input_order(first_rows, first, second_rows, second):
+    """Stitches the rows of two partial results (tuples of ragged tensors) back in input order."""
+    inverse = tf.math.invert_permutation(tf.concat([first_rows, second_rows], axis=0))
+    return tuple(tf.gather(tf.concat([a, b], axis=0), inverse) for a, b in zip(first, second))
+
+
+class WordPieceTokenizer(InGraphTokenizer):
+    """Text to WordPiece ids (and back) exactly as `BertTokenizerFast(vocab_file, do_lower_case=
+    lowercase, strip_accents=..., tokenize_chinese_chars=...)` does, without special tokens.
+
+    `strip_accents=None` follows `lowercase`, as in HF.
+    """
+
+    def __init__(
+        self,
+        vocab_file: str,
+        lowercase: bool,
+        strip_accents: bool | None = None,
+        tokenize_chinese_chars: bool = True,
+    ):
+        super().__init__()
+        vocab = read_vocab(vocab_file)
+        ids = {token: i for i, token in enumerate(vocab)}
+        self.vocab_file = tf.saved_model.Asset(vocab_file)
+        self.vocab_size = len(vocab)
+        self.packing_style = "bert"
+        self.special_tokens = SpecialTokens(
+            start_id=ids[START],
+            end_id=ids[END],
+            padding_id=ids[PADDING],
+            unknown_id=ids[UNKNOWN],
+            mask_id=ids.get(MASK),
+        )
+        self._lowercase = lowercase
+        self._pretokenizer = BertPreTokenizer(
+            lowercase, lowercase if strip_accents is None else strip_accents, tokenize_chinese_chars
+        )
+        wordpiece = dict(
+            vocab=vocab, suffix_indicator=SUFFIX_PREFIX, unknown_token=UNKNOWN, token_out_type=tf.int32
+        )
+        self._line_wordpiece = tf_text.FastWordpieceTokenizer(
+            max_bytes_per_word=MAX_CHARS_PER_WORD, no_pretokenization=False, **wordpiece
+        )
+        self._word_wordpiece = tf_text.FastWordpieceTokenizer(
+            max_bytes_per_word=WORD_BYTES, no_pretokenization=True, **wordpiece
+        )
+        self._id_to_token = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                self.vocab_file,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+            ),
+            default_value="",
+        )
+        special = self.special_tokens
+        self._skipped_ids = tf.constant(
+            sorted({special.start_id, special.end_id, special.padding_id, special.unknown_id}
+                   | ({special.mask_id} if special.mask_id is not None else set())),
+            tf.int64,
+        )  # fmt: skip
+
+    def tokenize_with_offsets(
+        self, strings: tf.Tensor
+    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+        """UTF-8 strings [batch] -> int32 ids, int64 start and end byte offsets [batch, (tokens)]."""
+        strings = tf.convert_to_tensor(strings, tf.string)
+        is_ascii = tf.strings.regex_full_match(strings, ASCII_LINE)
+
+        def mixed():
+            ascii_rows = tf.reshape(tf.where(is_ascii), [-1])
+            other_rows = tf.reshape(tf.where(~is_ascii), [-1])
+            return _in_input_order(
+                ascii_rows,
+                self._tokenize_ascii(tf.gather(strings, ascii_rows)),
+                other_rows,
+                self._tokenize_general(tf.gather(strings, other_rows)),
+            )
+
+        return tf.cond(
+            tf.reduce_all(is_ascii), lambda: self._tokenize_ascii(strings), mixed
+        )
+
+    def _tokenize_ascii(self, strings: tf.Tensor):
+        """Printable ASCII lines: HF's normalizer only lowercases them (byte for byte)."""
+        text = tf.strings.lower(strings) if self._lowercase else strings
+        return self._line_wordpiece.tokenize_with_offsets(text)
+
+    def _tokenize_general(self, strings: tf.Tensor):
+        """Any lines: exact normalization and split, then WordPiece per word."""
+        words = self._pretokenizer.split(strings)
+        word_text = words.words.flat_values
+        too_long = words.normalized_starts.row_lengths() > MAX_CHARS_PER_WORD
+        ids, starts, ends = self._word_wordpiece.tokenize_with_offsets(
+            tf.where(too_long, LONG_WORD, word_text)
+        )
+        # Token byte offsets inside the normalized word -> its first and last normalized character
+        # (clipped: the stand-in of a long word is longer than the word) -> input byte offsets.
+        word_bytes = tf.cast(tf.strings.length(word_text), tf.int64)
+        word_base = tf.cumsum(word_bytes, exclusive=True)
+        char_keys = words.normalized_starts.flat_values + tf.gather(
+            word_base, row_ids(words.normalized_starts.row_splits)
+        )
+        token_word = row_ids(ids.row_splits)
+        token_base = tf.gather(word_base, token_word)
+        limit = tf.gather(word_bytes, token_word)
+        first = tf.searchsorted(char_keys, token_base + tf.minimum(starts.flat_values, limit))
+        last = tf.searchsorted(char_keys, token_base + tf.minimum(ends.flat_values, limit)) - 1
+        line_splits = tf.gather(ids.row_splits, words.words.row_splits)
+        return tuple(
+            tf.RaggedTensor.from_row_splits(values, line_splits, validate=False)
+            for values in (
+                ids.flat_values,
+                tf.gather(words.source_starts.flat_values, first),
+                tf.gather(words.source_ends.flat_values, last),
+            )
+        )
+
+    def detokenize(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        """Ids -> text as HF `decode(ids, skip_special_tokens=True,
+        clean_up_tokenization_spaces=False)`: special and out-of-vocabulary ids dropped,
+        `##` pieces glued to the previous token (not on the first one), others joined with
+        a space, then the decoder's per-token cleanup."""
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(ids)
+        ids = tf.cast(ids, tf.int64)
+        special = tf.reduce_any(tf.equal(ids.flat_values[:, None], self._skipped_ids[None, :]), 1)
+        known = (ids.flat_values >= 0) & (ids.flat_values < self.vocab_size) & ~special
+        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(known))
+        tokens = self._id_to_token.lookup(ids.flat_values)
+        row = row_ids(ids.row_splits)
+        is_first = tf.equal(tf.range(tf.size(row, out_type=tf.int64)), tf.gather(ids.row_starts(), row))
+        is_suffix = tf.equal(tf.strings.substr(tokens, 0, len(SUFFIX_PREFIX)), SUFFIX_PREFIX)
+        pieces = tf.where(
+            is_first,
+            tokens,
+            tf.where(
+                is_suffix,
+                tf.strings.regex_replace(tokens, "^" + _re2_literal(SUFFIX_PREFIX), ""),
+                tf.strings.join([" ", tokens]),
+            ),
+        )
+        for pattern, rewrite in DECODER_CLEANUP:
+            pieces = tf.strings.regex_replace(pieces, _re2_literal(pattern), rewrite)
+        return tf.strings.unsorted_segment_join(pieces, row, ids.nrows())
