@@ -16,13 +16,14 @@ from absl import app, flags  # noqa: E402
 
 from hubexport.errors import ConfigError, HubExportError  # noqa: E402
 
-EXPORT_TYPES = ("encoder", "preprocessor", "both")
+EXPORT_TYPES = ("encoder", "preprocessor", "both", "encoder_with_mlm")
 USAGE_EXIT_CODE = 2
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("export_type", "encoder", EXPORT_TYPES,
                   "What to export: 'encoder' (the encoder SavedModel), 'preprocessor' (the in-graph tokenizer "
-                  "and packing SavedModel), 'both' (DIR/encoder and DIR/preprocessor).")
+                  "and packing SavedModel), 'both' (DIR/encoder and DIR/preprocessor), 'encoder_with_mlm' (the "
+                  "encoder SavedModel plus an `mlm` function and signature with the checkpoint's masked-LM head).")
 flags.DEFINE_string("preset", None, "Built-in architecture (see --list_presets), e.g. roberta_base_en.")
 flags.DEFINE_string("config_file", None, "JSON encoder config (an EncoderConfig or a preset file) instead of --preset.")
 flags.DEFINE_string("checkpoint", None, "Weights to export: a Hugging Face model directory, a keras-hub preset "
@@ -104,6 +105,17 @@ def export_from_flags() -> None:
     if not FLAGS.export_dir:
         raise ConfigError("--export_dir is required")
     check_destination(FLAGS.export_dir, FLAGS.overwrite)
+    if FLAGS.export_type == "encoder_with_mlm":
+        from hubexport.savedmodel.mlm_export import export_encoder_with_mlm
+
+        source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
+                               checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format, with_mlm=True)
+        if not FLAGS.checkpoint:
+            warn_random_weights(source.architecture)
+        path = export_encoder_with_mlm(source.model, source.mlm_head, FLAGS.export_dir, overwrite=FLAGS.overwrite,
+                                       metadata=source.metadata)
+        print(f"Exported encoder with MLM head ({source.architecture}, {source.weights}, {FLAGS.dtype}) to {path}")
+        return
     wants_encoder = FLAGS.export_type in ("encoder", "both")
     wants_preprocessor = FLAGS.export_type in ("preprocessor", "both")
     tokenizer = tokenizer_from_flags() if wants_preprocessor else None
