@@ -86,7 +86,9 @@ def build_encoder(preset: str | None, config_file: str | None, dtype: str = "flo
         if given and imported.has_own_config:
             check_agreement(given[0], given[1], imported.config)
         loaded = build_loaded(imported, dtype, with_mlm)
-        architecture = given[1] if given else f"architecture of {imported.description}"
+        config = imported.config
+        architecture = given[1] if given else \
+            f"{config.family}, {config.num_layers} layers, hidden {config.hidden_dim} (from the checkpoint)"
         return EncoderSource(model=loaded.model, architecture=architecture, weights=imported.description,
                              pooled_output=imported.pooled_output, mlm_head=loaded.mlm_head)
     config, architecture = given

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -148,3 +151,22 @@ def test_task_model_heads_are_listed_in_one_warning(name, listed, hf_exports):
 def test_base_model_checkpoint_warns_about_nothing(hf_exports):
     assert hf_exports("bert_model_bin").warnings == []
     assert hf_exports("roberta_model").warnings == []
+
+
+def test_cli_exports_encoder_with_mlm_from_a_checkpoint(hf_cases, tmp_path):
+    case = hf_cases["electra_generator"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-m", "hubexport.export_main", "--export_type=encoder_with_mlm",
+                             f"--checkpoint={case.path}", f"--export_dir={tmp_path / 'out'}"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    batch = batch_for(case)
+    reference = hf_reference(case.model, batch, with_mlm=True)
+    loaded = tf.saved_model.load(str(tmp_path / "out"))
+    got = loaded.mlm({**{k: tf.constant(v) for k, v in batch.items()},
+                      "masked_lm_positions": tf.constant(MASKED_POSITIONS)})
+    assert np.max(np.abs(got["mlm_logits"].numpy() - reference["mlm_logits"])) <= MLM_TOLERANCE
+    metadata = json.loads((tmp_path / "out" / "assets.extra" / METADATA_FILE).read_text())
+    assert metadata["export_type"] == "encoder_with_mlm"
+    assert metadata["pooled_output"]["policy"] == "first_token"
+    assert metadata["mlm_head"]["output_matrix"] == "tied to the token embedding"
