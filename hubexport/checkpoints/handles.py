@@ -12,8 +12,10 @@ from hubexport.errors import CheckpointError
 
 HF_SCHEME = "hf://"
 KAGGLE_SCHEME = "kaggle://"
-# Enough for every format hubexport reads; tokenizer files come along for the preprocessor.
-HF_PATTERNS = ["*.json", "*.safetensors", "pytorch_model.bin*", "*.txt", "*.model", "merges.txt"]
+# Configs, tokenizer files and the weights hubexport reads (safetensors, or a keras-hub preset's .h5);
+# pytorch_model.bin is fetched only for repositories without safetensors.
+HF_PATTERNS = ["*.json", "*.safetensors", "*.weights.h5", "*.txt", "*.model"]
+HF_TORCH_PATTERNS = ["pytorch_model.bin*"]
 
 
 def _first_line(error: Exception) -> str:
@@ -37,7 +39,11 @@ def _huggingface(handle: str, repo: str) -> pathlib.Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return pathlib.Path(snapshot_download(repo_id=repo_id, revision=revision or None, allow_patterns=HF_PATTERNS))
+        path = pathlib.Path(snapshot_download(repo_id=repo_id, revision=revision or None, allow_patterns=HF_PATTERNS))
+        if not any(path.glob("*.safetensors")) and not any(path.glob("*.weights.h5")):
+            path = pathlib.Path(snapshot_download(repo_id=repo_id, revision=revision or None,
+                                                  allow_patterns=HF_TORCH_PATTERNS))
+        return path
     except ImportError:
         raise CheckpointError(f"{handle}: downloading needs huggingface_hub (pip install huggingface_hub)") from None
     except Exception as error:  # network, authentication and not-found errors all end the same way
