@@ -13,7 +13,8 @@ Every strategy gives the ids `SentencePieceProcessor.encode` (sentencepiece 0.2.
 Offsets are byte offsets [start, end) into each text, in SentencePiece's own convention: a piece
 that begins with "▁" covers the whitespace before its word, and the "▁" that SentencePiece adds in
 front of a text is zero-width. (Word by word, the whitespace run is taken to start at the end of
-the previous space-separated word.)
+the previous space-separated word that has pieces: whitespace other than U+0020 inside a
+space-separated word counts as part of that word.)
 """
 from __future__ import annotations
 
@@ -81,11 +82,12 @@ class SentencePieceEncoder(tf.Module):
             for encoded in self._encode_distinct_words(distinct)
         )
 
-        lengths = tf.strings.length(words.flat_values, unit="BYTE")
-        word_starts = _exclusive_cumsum_in_rows(tf.cast(lengths, tf.int64) + 1, words)
-        run_starts = _whitespace_run_starts(word_starts, word_starts + tf.cast(lengths, tf.int64), words)
-
+        lengths = tf.cast(tf.strings.length(words.flat_values, unit="BYTE"), tf.int64)
+        word_starts = _exclusive_cumsum_in_rows(lengths + 1, words)
         ids = tf.gather(unique_ids, word_to_unique)
+        run_starts = _whitespace_run_starts(
+            word_starts, word_starts + lengths, ids.row_lengths() > 0, words
+        )
         local_starts = tf.gather(unique_starts, word_to_unique)
         local_ends = tf.gather(unique_ends, word_to_unique)
         piece_word = ids.value_rowids()
@@ -142,14 +144,14 @@ def _exclusive_cumsum_in_rows(values: tf.Tensor, rows: tf.RaggedTensor) -> tf.Te
 
 
 def _whitespace_run_starts(
-    word_starts: tf.Tensor, word_ends: tf.Tensor, words: tf.RaggedTensor
+    word_starts: tf.Tensor, word_ends: tf.Tensor, has_pieces: tf.Tensor, words: tf.RaggedTensor
 ) -> tf.Tensor:
-    """Where the whitespace before each word starts: the end of the previous non-empty word of
-    its text, or the word itself when it is the first non-empty one."""
-    nonempty = tf.where(word_ends > word_starts)[:, 0]
+    """Where the whitespace before each word starts: the end of the previous word of its text
+    that has pieces (others normalize to nothing), or the word itself when there is none."""
+    productive = tf.where(has_pieces)[:, 0]
     position = tf.range(tf.size(word_starts, out_type=tf.int64))
-    previous = tf.searchsorted(nonempty, position, side="left", out_type=tf.int64) - 1
-    previous_word = tf.gather(tf.concat([nonempty, [0]], axis=0), tf.maximum(previous, 0))
+    previous = tf.searchsorted(productive, position, side="left", out_type=tf.int64) - 1
+    previous_word = tf.gather(tf.concat([productive, [0]], axis=0), tf.maximum(previous, 0))
     rowids = words.value_rowids()
     has_previous = (previous >= 0) & (tf.gather(rowids, previous_word) == rowids)
     return tf.where(has_previous, tf.gather(word_ends, previous_word), word_starts)
