@@ -4,6 +4,7 @@ point, canonical reordering of marks, random text, and a SavedModel round trip."
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import pathlib
 import random
@@ -20,7 +21,7 @@ from tokenizers.normalizers import BertNormalizer
 from tokenizers.pre_tokenizers import BertPreTokenizer as HFBertPreTokenizer
 from transformers import BertTokenizerFast
 
-from hubexport.preprocess import bert_unicode_codec, bert_unicode_data
+from hubexport.preprocess import bert_unicode_codec, bert_unicode_data, wordpiece_fast_path
 from hubexport.preprocess.bert_pretokenizer import BertPreTokenizer
 from hubexport.preprocess.wordpiece import WordPieceTokenizer
 
@@ -43,6 +44,7 @@ HARD_LINES = [
     "é" * 100,
     "é" * 101,
     "ü" * 60 + " " + "ü" * 20,
+    "é" * 25 + " " + "é" * 26 + " “" + "ü" * 25 + "”",
     "x" + "é" * 99 + " " + "y" * 30 + "é" * 70,
     "中" * 120,
     "İstanbul İİ ΣΑΣ ΌΣΟΣ ẞ ǅ ﬁ ﬃ",
@@ -251,6 +253,42 @@ def test_random_text_uncased(uncased_pair, lines):
 def test_random_text_cased(cased_pair, lines):
     lines = [line for line in lines if not any(s in line for s in SPECIAL_STRINGS)]
     assert_same_tokens(cased_pair, lines)
+
+
+@functools.lru_cache(maxsize=None)
+def _agreeing_text(config: tuple[bool, bool, bool]):
+    """Lines of characters on which tf.text's fused op agrees with HF (the fast path), with some
+    ASCII letters and spaces so that words have realistic lengths."""
+    word, separator = wordpiece_fast_path.agreeing_code_points(*config)
+    alphabet = st.one_of(
+        st.sampled_from([chr(c) for c in word]),
+        st.sampled_from([chr(c) for c in separator]),
+        st.sampled_from(list("abcdefghij  ")),
+    )
+    return st.lists(st.text(alphabet=alphabet, max_size=60), min_size=1, max_size=6)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_agreeing_text_uncased(uncased_pair, data):
+    assert_same_tokens(uncased_pair, data.draw(_agreeing_text((True, True, True))))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_agreeing_text_cased(cased_pair, data):
+    assert_same_tokens(cased_pair, data.draw(_agreeing_text((False, False, True))))
+
+
+def test_fast_path_routing():
+    """Which lines the fused op may take (the rest is exact anyway; this pins the speed design)."""
+    agreeing, long_word = (
+        tf.function(lambda s, p=p: tf.strings.regex_full_match(s, p))
+        for p in wordpiece_fast_path.line_patterns(True, True, True)
+    )
+    lines = tf.constant(["Café “naïve” 中文 — ok", "so… on", "a\u200bb", "é" * 25, "é" * 26, "a\n" + "b" * 26])
+    assert agreeing(lines).numpy().tolist() == [True, False, False, True, True, True]
+    assert long_word(lines).numpy().tolist() == [False, False, False, False, True, True]
 
 
 class _Exported(tf.Module):

@@ -133,8 +133,10 @@ def _side_table(rows: dict[int, list[Piece]], encode) -> tuple[np.ndarray, np.nd
     return np.array(sorted(rows), np.int32), counts, elements
 
 
+@functools.lru_cache(maxsize=None)
 def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> CharTable:
-    """The tables for one BertNormalizer configuration (clean_text is always on)."""
+    """The tables for one BertNormalizer configuration (clean_text is always on), built once
+    per process (treat the arrays as read-only)."""
     u = _unicode()
     code_points = np.arange(NUM_CODE_POINTS, dtype=np.int64)
     ccc = u["ccc"] if strip_accents else np.zeros(NUM_CODE_POINTS, np.int64)

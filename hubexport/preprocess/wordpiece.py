@@ -1,24 +1,24 @@
 """BERT / ELECTRA WordPiece tokenization in the TensorFlow graph, id for id equal to Hugging Face's
 `BertTokenizerFast` (BertNormalizer + BertPreTokenizer + WordPiece).
 
-Lines of printable ASCII (nearly all real text) take a fast path: ASCII lowercasing plus
-tf.text's end-to-end FastWordpieceTokenizer, whose whitespace/punctuation split and 100-byte word
-limit are exactly HF's rules on ASCII. Every other line goes through `BertPreTokenizer`, which
-reproduces HF's normalizer and pre-tokenizer on every code point, and then through
-FastWordpieceTokenizer word by word, with HF's 100-character (not byte) word limit applied here.
+Two paths. Lines made of characters on which tf.text's fused FastBertTokenizer provably agrees
+with HF (see `wordpiece_fast_path`; all printable ASCII, most letters, punctuation and CJK) take
+that single C++ op. Every other line goes through `BertPreTokenizer`, which reproduces HF's
+normalizer and pre-tokenizer on every code point, and then through FastWordpieceTokenizer word
+by word, with HF's 100-character (not byte) word limit applied here.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from hubexport.preprocess import wordpiece_fast_path as fast_path
 from hubexport.preprocess.bert_pretokenizer import BertPreTokenizer, row_ids
 from hubexport.preprocess.tokenizer import InGraphTokenizer, SpecialTokens
 
 MAX_CHARS_PER_WORD = 100  # HF WordPiece max_input_chars_per_word: longer words become [UNK]
 WORD_BYTES = 4 * MAX_CHARS_PER_WORD  # no word within the limit is longer in UTF-8
 LONG_WORD = "x" * (WORD_BYTES + 1)  # stands in for a word over the limit: FastWordpiece -> [UNK]
-ASCII_LINE = r"[\t\n\r\x20-\x7e]*"
 SUFFIX_PREFIX = "##"
 UNKNOWN, START, END, PADDING, MASK = "[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"
 # HF's WordPiece decoder cleans each token (after prefixing it with a space), in this order.
@@ -71,15 +71,18 @@ class WordPieceTokenizer(InGraphTokenizer):
             unknown_id=ids[UNKNOWN],
             mask_id=ids.get(MASK),
         )
-        self._lowercase = lowercase
-        self._pretokenizer = BertPreTokenizer(
-            lowercase, lowercase if strip_accents is None else strip_accents, tokenize_chinese_chars
-        )
+        strip_accents = lowercase if strip_accents is None else strip_accents
+        config = (lowercase, strip_accents, tokenize_chinese_chars)
+        self._ascii_lowercase_first = fast_path.ascii_lowercase_first(lowercase, strip_accents)
+        self._agreeing_line, self._long_word_line = fast_path.line_patterns(*config)
+        self._pretokenizer = BertPreTokenizer(*config)
         wordpiece = dict(
             vocab=vocab, suffix_indicator=SUFFIX_PREFIX, unknown_token=UNKNOWN, token_out_type=tf.int32
         )
-        self._line_wordpiece = tf_text.FastWordpieceTokenizer(
-            max_bytes_per_word=MAX_CHARS_PER_WORD, no_pretokenization=False, **wordpiece
+        self._fast_tokenizer = tf_text.FastBertTokenizer(
+            max_bytes_per_word=MAX_CHARS_PER_WORD,
+            lower_case_nfd_strip_accents=fast_path.fast_normalizer_lowercases(lowercase, strip_accents),
+            **wordpiece,
         )
         self._word_wordpiece = tf_text.FastWordpieceTokenizer(
             max_bytes_per_word=WORD_BYTES, no_pretokenization=True, **wordpiece
@@ -106,26 +109,34 @@ class WordPieceTokenizer(InGraphTokenizer):
     ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """UTF-8 strings [batch] -> int32 ids, int64 start and end byte offsets [batch, (tokens)]."""
         strings = tf.convert_to_tensor(strings, tf.string)
-        is_ascii = tf.strings.regex_full_match(strings, ASCII_LINE)
+        is_ascii = tf.strings.regex_full_match(strings, fast_path.ASCII_LINE)
 
-        def mixed():
-            ascii_rows = tf.reshape(tf.where(is_ascii), [-1])
-            other_rows = tf.reshape(tf.where(~is_ascii), [-1])
-            return _in_input_order(
-                ascii_rows,
-                self._tokenize_ascii(tf.gather(strings, ascii_rows)),
-                other_rows,
-                self._tokenize_general(tf.gather(strings, other_rows)),
+        def partitioned():
+            fast = is_ascii | (
+                tf.strings.regex_full_match(strings, self._agreeing_line)
+                & ~tf.strings.regex_full_match(strings, self._long_word_line)
             )
 
-        return tf.cond(
-            tf.reduce_all(is_ascii), lambda: self._tokenize_ascii(strings), mixed
-        )
+            def split_paths():
+                fast_rows = tf.reshape(tf.where(fast), [-1])
+                other_rows = tf.reshape(tf.where(~fast), [-1])
+                return _in_input_order(
+                    fast_rows,
+                    self._tokenize_fast(tf.gather(strings, fast_rows)),
+                    other_rows,
+                    self._tokenize_general(tf.gather(strings, other_rows)),
+                )
 
-    def _tokenize_ascii(self, strings: tf.Tensor):
-        """Printable ASCII lines: HF's normalizer only lowercases them (byte for byte)."""
-        text = tf.strings.lower(strings) if self._lowercase else strings
-        return self._line_wordpiece.tokenize_with_offsets(text)
+            return tf.cond(tf.reduce_all(fast), lambda: self._tokenize_fast(strings), split_paths)
+
+        return tf.cond(tf.reduce_all(is_ascii), lambda: self._tokenize_fast(strings), partitioned)
+
+    def _tokenize_fast(self, strings: tf.Tensor):
+        """Lines on which tf.text's FastBertTokenizer is exact (byte offsets are kept as is:
+        ASCII lowercasing does not move them)."""
+        if self._ascii_lowercase_first:
+            strings = tf.strings.lower(strings)
+        return self._fast_tokenizer.tokenize_with_offsets(strings)
 
     def _tokenize_general(self, strings: tf.Tensor):
         """Any lines: exact normalization and split, then WordPiece per word."""

@@ -1,0 +1,108 @@
+"""Which lines tf.text's FastBertTokenizer (one fused C++ op) tokenizes exactly like HF.
+
+FastBertTokenizer normalizes character by character (its own tables: NFKC-style compatibility
+mappings, controls to spaces, ...) and then splits and applies WordPiece with a byte limit per
+word. On most characters it agrees with HF; this module finds those characters by running
+tf.text itself on every candidate code point and comparing with HF's tables
+(`bert_char_table`), so the answer follows the installed tf.text. A line made only of agreeing
+characters, with no word that tf.text's byte limit could cut differently from HF's character
+limit, can take the fast op; any other line takes the exact path.
+
+Agreeing means: HF maps the character to exactly one character (no removal, no expansion, no
+mark that NFD could move, so offsets map one to one) and tf.text maps it to the same character
+with the same role (word character, isolated punctuation/CJK, or whitespace).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from hubexport.preprocess import bert_char_table as table_lib
+
+CANDIDATES_END = 0x30000  # probe the BMP and the supplementary planes in use; the rest is slow
+PRIVATE_USE = (0xE000, 0xF900)
+# Words of at most 25 characters are at most 100 bytes: FastBertTokenizer's byte limit and
+# HF's 100-character limit then both leave them alone. (Printable ASCII, one byte a character,
+# meets the byte limit exactly as HF meets the character limit.)
+MAX_WORD_CHARS = 25
+ASCII_LINE = r"[\t\n\r\x20-\x7e]*"
+ASCII = np.array([9, 10, 13, *range(0x20, 0x7F)], np.int32)
+
+
+def fast_normalizer_lowercases(lowercase: bool, strip_accents: bool) -> bool:
+    """FastBertTokenizer's `lower_case_nfd_strip_accents` for an HF configuration."""
+    return lowercase and strip_accents
+
+
+def ascii_lowercase_first(lowercase: bool, strip_accents: bool) -> bool:
+    """Whether the fast path lowercases ASCII itself first (HF lowercasing without stripping)."""
+    return lowercase and not strip_accents
+
+
+def _hf_facts(table: table_lib.CharTable, cps: np.ndarray):
+    packed = table.packed[table.blocks[cps >> table_lib.BLOCK_BITS] + (cps & 0xFF)].astype(np.int64)
+    count = (packed >> table_lib.COUNT_SHIFT) & table_lib.COUNT_MASK
+    mark = (packed >> table_lib.MARK_SHIFT) & 1
+    kind = packed & table_lib.KIND_MASK
+    code = cps + (packed >> table_lib.DELTA_SHIFT)
+    return (count == 1) & (mark == 0), kind, code
+
+
+def _tf_facts(cps: np.ndarray, lowercase: bool, strip_accents: bool):
+    """tf.text's single normalized character of each code point (-1 if not exactly one) and
+    its role: 1 token around 'x' for word characters, 2 for whitespace, 3 for isolated."""
+    chars = tf.strings.unicode_encode(tf.RaggedTensor.from_tensor(cps[:, None]), "UTF-8")
+    if ascii_lowercase_first(lowercase, strip_accents):
+        chars = tf.strings.lower(chars)
+    normalizer = tf_text.FastBertNormalizer(
+        lower_case_nfd_strip_accents=fast_normalizer_lowercases(lowercase, strip_accents)
+    )
+    normalized = tf.strings.unicode_decode(normalizer.normalize(chars), "UTF-8")
+    single = (normalized.row_lengths() == 1).numpy()
+    code = np.where(single, normalized.to_tensor(default_value=-1)[:, 0].numpy(), -1)
+    probe = tf_text.FastWordpieceTokenizer(vocab=["[UNK]", "x"], token_out_type=tf.int32)
+    tokens = probe.tokenize(tf.strings.join(["x", tf.strings.unicode_encode(
+        tf.RaggedTensor.from_tensor(np.maximum(code, 0)[:, None].astype(np.int32)), "UTF-8"), "x"]))
+    role = tokens.row_lengths().numpy()
+    return code, role
+
+
+@functools.lru_cache(maxsize=None)
+def agreeing_code_points(
+    lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted code points where FastBertTokenizer agrees with HF: (word characters,
+    separators), separators being whitespace and isolated characters."""
+    table = table_lib.build(lowercase, strip_accents, tokenize_chinese_chars)
+    cps = np.arange(CANDIDATES_END, dtype=np.int32)
+    cps = cps[((cps < 0xD800) | (cps > 0xDFFF)) & ((cps < PRIVATE_USE[0]) | (cps >= PRIVATE_USE[1]))]
+    one_to_one, kind, hf_code = _hf_facts(table, cps)
+    tf_code, role = _tf_facts(cps, lowercase, strip_accents)
+    word = one_to_one & (kind == table_lib.WORD) & (tf_code == hf_code) & (role == 1)
+    isolated = one_to_one & (kind == table_lib.ISOLATED) & (tf_code == hf_code) & (role == 3)
+    space = one_to_one & (kind == table_lib.SPACE) & (tf_code >= 0) & (role == 2)
+    agreeing = cps[word | isolated | space]
+    if not np.isin(ASCII, agreeing).all():
+        raise RuntimeError("tf.text's FastBertTokenizer disagrees with HF on printable ASCII")
+    return cps[word], cps[isolated | space]
+
+
+def _re2_class(code_points: np.ndarray, negate: bool = False) -> str:
+    breaks = np.flatnonzero(np.diff(code_points) != 1)
+    firsts = np.concatenate([code_points[:1], code_points[breaks + 1]])
+    lasts = np.concatenate([code_points[breaks], code_points[-1:]])
+    spans = (f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in zip(firsts, lasts))
+    return ("[^" if negate else "[") + "".join(spans) + "]"
+
+
+def line_patterns(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> tuple[str, str]:
+    """RE2 patterns for whole lines: one matches lines of agreeing characters only, the other
+    lines with a run of more than MAX_WORD_CHARS non-separators (a word that could exceed
+    FastBertTokenizer's 100-byte limit while within HF's 100 characters)."""
+    word, separator = agreeing_code_points(lowercase, strip_accents, tokenize_chinese_chars)
+    agreeing = _re2_class(np.union1d(word, separator)) + "*"
+    long_word = f"(?s).*{_re2_class(separator, negate=True)}{{{MAX_WORD_CHARS + 1}}}.*"
+    return agreeing, long_word
