@@ -33,6 +33,7 @@ from tests.support import corpus
 
 BATCH = 1024
 SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
+DOCUMENTED_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 RESULTS = pathlib.Path(__file__).parent / "results" / "tokenize_byte_level_bpe.json"
 
 
@@ -46,26 +47,32 @@ def package_docstring_lines(package_dir: pathlib.Path) -> list[str]:
         except (SyntaxError, UnicodeDecodeError):
             continue
         for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node, clean=False)
-                lines.update(dict.fromkeys(line for line in (doc or "").splitlines() if line.strip()))
+            if isinstance(node, DOCUMENTED_NODES):
+                doc = ast.get_docstring(node, clean=False) or ""
+                lines.update(dict.fromkeys(line for line in doc.splitlines() if line.strip()))
     # Literal special-token strings are out of scope (HF splits them out as control tokens).
     return [line for line in lines if not any(token in line for token in SPECIAL_STRINGS)]
 
 
-def fresh_batches(batches: list[list[str]], call: Callable[[list[str]], object]) -> Callable[[], object]:
+def fresh_batches(
+    batches: list[list[str]], call: Callable[[list[str]], object]
+) -> Callable[[], object]:
     """A zero-argument runner that calls `call` on the next batch each time."""
     iterator: Iterator[list[str]] = iter(batches)
     return lambda: call(next(iterator))
 
 
 class TokenizeModule(tf.Module):
+    """What a preprocessing SavedModel exposes: the tokenizer traced for a batch of strings."""
+
     def __init__(self, tokenizer: ByteLevelBpeTokenizer):
         super().__init__()
         self.tokenizer = tokenizer
         spec = [tf.TensorSpec([None], tf.string)]
         self.tokenize = tf.function(tokenizer.tokenize, input_signature=spec)
-        self.tokenize_with_offsets = tf.function(tokenizer.tokenize_with_offsets, input_signature=spec)
+        self.tokenize_with_offsets = tf.function(
+            tokenizer.tokenize_with_offsets, input_signature=spec
+        )
 
 
 def main() -> None:
@@ -87,7 +94,7 @@ def main() -> None:
     lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
     needed = (args.rounds + 1) * BATCH
     if len(lines) < needed:
-        raise SystemExit(f"only {len(lines)} unseen lines, {needed} needed for {args.rounds} rounds")
+        raise SystemExit(f"{len(lines)} unseen lines, {needed} needed for {args.rounds} rounds")
     batches = [lines[i : i + BATCH] for i in range(0, needed, BATCH)]
 
     outputs: dict[str, list] = {"ours": [], "hf": []}
@@ -123,7 +130,8 @@ def main() -> None:
         reference = hf_offsets_seconds if "offsets" in name else hf_seconds
         rows.append((name, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{reference / s:.2f}x"))
     timing.print_table(
-        f"byte-level BPE, {len(hf)} tokens, batches of {BATCH} unseen lines, median of {args.rounds} rounds, 2 threads",
+        f"byte-level BPE, {len(hf)} tokens, batches of {BATCH} unseen lines, "
+        f"median of {args.rounds} rounds, 2 threads",
         ("candidate", "lines/s", "ms/batch", "vs HF"),
         rows,
     )

@@ -83,7 +83,7 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         self, strings: tf.Tensor
     ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Like `tokenize`, plus int64 start and end byte offsets of each token in its input."""
-        pieces, piece_starts, piece_ends, prefix = self._pieces(strings)
+        pieces, piece_starts, _, prefix = self._pieces(strings)
         tokens, starts, ends = self._encode_words(pieces.flat_values, with_offsets=True)
         piece_start_per_token = tf.repeat(piece_starts.flat_values, tokens.row_lengths())
         ids = pieces.with_flat_values(tokens).merge_dims(1, 2)
@@ -126,9 +126,10 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         unique, index = tf.unique(words, out_idx=tf.int32)
         whole_ids = self._whole_words.lookup(unique)
         is_merged = whole_ids < 0
-        fast_ids = tf.boolean_mask(whole_ids, tf.logical_not(is_merged))
+        is_whole = tf.logical_not(is_merged)
+        whole_word_ids = tf.boolean_mask(whole_ids, is_whole)
         merge_words = tf.boolean_mask(unique, is_merged)
-        num_fast = tf.size(fast_ids)
+        num_whole = tf.size(whole_word_ids)
         num_merge = tf.size(merge_words)
         word_lengths = tf.strings.length(merge_words)
         word_bytes = tf.cast(
@@ -141,22 +142,20 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         )
         row_of_unique = tf.where(
             is_merged,
-            num_fast + _exclusive_cumsum(tf.cast(is_merged, tf.int32)),
-            _exclusive_cumsum(tf.cast(tf.logical_not(is_merged), tf.int32)),
+            num_whole + _exclusive_cumsum(tf.cast(is_merged, tf.int32)),
+            _exclusive_cumsum(tf.cast(is_whole, tf.int32)),
         )
         rows = tf.gather(row_of_unique, index)
-        row_lengths = tf.concat([tf.ones([num_fast], tf.int64), merged.row_lengths()], axis=0)
+        row_lengths = tf.concat([tf.ones([num_whole], tf.int64), merged.row_lengths()], axis=0)
         tokens = tf.RaggedTensor.from_row_lengths(
-            tf.concat([fast_ids, merged.flat_values], axis=0), row_lengths
+            tf.concat([whole_word_ids, merged.flat_values], axis=0), row_lengths
         )
         if not with_offsets:
             return tf.gather(tokens, rows), None, None
-        fast_ends = tf.cast(
-            tf.strings.length(tf.boolean_mask(unique, tf.logical_not(is_merged))), tf.int64
-        )
+        whole_ends = tf.cast(tf.strings.length(tf.boolean_mask(unique, is_whole)), tf.int64)
         merged_starts, merged_ends = self._merged_token_offsets(merged, word_bytes, word_lengths)
-        starts = tokens.with_flat_values(tf.concat([tf.zeros_like(fast_ends), merged_starts], 0))
-        ends = tokens.with_flat_values(tf.concat([fast_ends, merged_ends], 0))
+        starts = tokens.with_flat_values(tf.concat([tf.zeros_like(whole_ends), merged_starts], 0))
+        ends = tokens.with_flat_values(tf.concat([whole_ends, merged_ends], 0))
         return tf.gather(tokens, rows), tf.gather(starts, rows), tf.gather(ends, rows)
 
     def _merged_token_offsets(
@@ -191,7 +190,8 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
                 ids.row_starts(), ids.row_lengths()
             )
             is_first = tf.logical_or(tf.equal(position, 0), tf.equal(starts, 0))
-            leading = tf.where(tf.logical_and(is_first, tf.equal(leading, 1)), tf.zeros_like(leading), leading)
+            keep_space = tf.logical_and(is_first, tf.equal(leading, 1))
+            leading = tf.where(keep_space, tf.zeros_like(leading), leading)
         starts = tf.minimum(starts + leading, ends)
         ends = tf.where(ends >= trailing, tf.maximum(ends - trailing, starts), ends)
         return starts, ends
