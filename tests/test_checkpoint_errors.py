@@ -93,6 +93,20 @@ def test_cli_exits_2_with_one_line_and_leaves_nothing(broken, tmp_path):
         assert not out.exists() and list(out.parent.iterdir()) == []
 
 
+def test_tied_copy_that_differs_is_an_error(hf_cases, tmp_path):
+    import torch
+
+    source = hf_cases["roberta_mlm"].path
+    shutil.copytree(source, tmp_path / "untied")
+    state = torch.load(source / "pytorch_model.bin", weights_only=True)
+    assert "lm_head.decoder.weight" in state  # pytorch_model.bin keeps the tied copy
+    state["lm_head.decoder.weight"] = state["lm_head.decoder.weight"].clone() + 1.0
+    torch.save(state, tmp_path / "untied" / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match=r"'lm_head.decoder.weight' should be tied to "
+                                              r"'roberta.embeddings.word_embeddings.weight'"):
+        build_encoder(None, None, checkpoint=str(tmp_path / "untied"), with_mlm=True)
+
+
 def test_preset_that_disagrees_with_the_checkpoint_is_an_error(hf_cases):
     with pytest.raises(ConfigError, match=r"preset bert_base_en does not match .*hidden_dim=768 vs 32"):
         build_encoder("bert_base_en", None, checkpoint=str(hf_cases["bert_pretraining"].path))

@@ -20,6 +20,7 @@ from hubexport.checkpoints import pooled_output
 from hubexport.checkpoints.encoder_layout import (BlockNames, Dense, EmbeddingNames, LayerNorm, Layout,
                                                   MaskedLMNames, block_path, block_rules, embedding_rules,
                                                   masked_lm_rules, pooler_rules)
+from hubexport.checkpoints.error_text import first_line
 from hubexport.checkpoints.hf_config import architecture_from, read_json
 from hubexport.checkpoints.imported import ImportedCheckpoint
 from hubexport.checkpoints.tensors import TensorSource
@@ -28,7 +29,7 @@ from hubexport.encoders.config import EncoderConfig
 from hubexport.encoders.mlm_head import MaskedLMHeadSpec
 from hubexport.errors import CheckpointError, ConfigError
 
-CONFIG_FILES = ("bert_config.json", "albert_config.json", "electra_config.json", "config.json")
+CONFIG_FILES = ("bert_config.json", "albert_config.json", "config.json")
 _TRAINING_STATE = {"adam_m", "adam_v", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1", "global_step",
                    "temperature"}
 _LM_HEAD_SCOPE = {"bert": "cls/predictions", "albert": "cls/predictions", "electra": "generator_predictions"}
@@ -44,8 +45,7 @@ class TFCheckpointTensors(TensorSource):
             self._reader = tf.train.load_checkpoint(prefix)
             self._shapes = {name: tuple(shape) for name, shape in self._reader.get_variable_to_shape_map().items()}
         except (tf.errors.OpError, ValueError) as error:
-            raise CheckpointError(f"cannot read TF checkpoint {prefix}: {error.message if hasattr(error, 'message') else error}") \
-                from None
+            raise CheckpointError(f"cannot read TF checkpoint {prefix}: {first_line(error)}") from None
         self.description = prefix
 
     def names(self) -> frozenset[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pathlib
 
+from hubexport.checkpoints.error_text import first_line
 from hubexport.errors import CheckpointError
 
 HF_SCHEME = "hf://"
@@ -16,11 +17,6 @@ KAGGLE_SCHEME = "kaggle://"
 # pytorch_model.bin is fetched only for repositories without safetensors.
 HF_PATTERNS = ["*.json", "*.safetensors", "*.weights.h5", "*.txt", "*.model"]
 HF_TORCH_PATTERNS = ["pytorch_model.bin*"]
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def resolve_checkpoint(handle: str) -> pathlib.Path:
@@ -47,7 +43,7 @@ def _huggingface(handle: str, repo: str) -> pathlib.Path:
     except ImportError:
         raise CheckpointError(f"{handle}: downloading needs huggingface_hub (pip install huggingface_hub)") from None
     except Exception as error:  # network, authentication and not-found errors all end the same way
-        raise CheckpointError(f"cannot download {handle}: {_first_line(error)}") from None
+        raise CheckpointError(f"cannot download {handle}: {first_line(error)}") from None
 
 
 def _kaggle(handle: str, model: str) -> pathlib.Path:
@@ -60,4 +56,4 @@ def _kaggle(handle: str, model: str) -> pathlib.Path:
     except ImportError:
         raise CheckpointError(f"{handle}: downloading needs kagglehub (pip install kagglehub)") from None
     except Exception as error:  # network, authentication and not-found errors all end the same way
-        raise CheckpointError(f"cannot download {handle}: {_first_line(error)}") from None
+        raise CheckpointError(f"cannot download {handle}: {first_line(error)}") from None

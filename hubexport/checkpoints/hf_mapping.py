@@ -8,6 +8,8 @@ them, so where present they are checked to equal what they are tied to.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from hubexport.checkpoints.encoder_layout import (BlockNames, Dense, EmbeddingNames, LayerNorm, Layout,
                                                   MaskedLMNames, block_path, block_rules, embedding_rules,
                                                   masked_lm_rules, pooler_rules)
@@ -18,14 +20,31 @@ from hubexport.errors import CheckpointError
 BASE_MODEL_PREFIX = {"bert": "bert.", "roberta": "roberta.", "xlm_roberta": "roberta.", "albert": "albert.",
                      "electra": "electra."}
 _BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
-# Head prefix, its tensors and the name of its output bias (first found) per family.
+
+
+@dataclasses.dataclass(frozen=True)
+class _LMHead:
+    """Where a family's LM head lives: module names under `scope`; the output bias under the
+    first of `biases` present (the others are tied copies)."""
+
+    scope: str
+    transform: str
+    norm: str
+    decoder: str
+    biases: tuple[str, ...]
+
+    def name(self, module: str) -> str:
+        return f"{self.scope}{module}"
+
+
+_BERT_STYLE_BIASES = ("bias", "decoder.bias")
 _LM_HEADS = {
-    "bert": ("cls.predictions.", "transform.dense", "transform.LayerNorm", "decoder", ("bias", "decoder.bias")),
-    "roberta": ("lm_head.", "dense", "layer_norm", "decoder", ("bias", "decoder.bias")),
-    "xlm_roberta": ("lm_head.", "dense", "layer_norm", "decoder", ("bias", "decoder.bias")),
-    "albert": ("predictions.", "dense", "LayerNorm", "decoder", ("bias", "decoder.bias")),
-    "electra": ("", "generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head",
-                ("generator_lm_head.bias",)),
+    "bert": _LMHead("cls.predictions.", "transform.dense", "transform.LayerNorm", "decoder", _BERT_STYLE_BIASES),
+    "roberta": _LMHead("lm_head.", "dense", "layer_norm", "decoder", _BERT_STYLE_BIASES),
+    "xlm_roberta": _LMHead("lm_head.", "dense", "layer_norm", "decoder", _BERT_STYLE_BIASES),
+    "albert": _LMHead("predictions.", "dense", "LayerNorm", "decoder", _BERT_STYLE_BIASES),
+    "electra": _LMHead("", "generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head",
+                       ("generator_lm_head.bias",)),
 }
 
 
@@ -83,19 +102,20 @@ def block_names(family: str, prefix: str, group: int, repetition: int) -> BlockN
 
 
 def has_masked_lm_head(family: str, names: frozenset[str]) -> bool:
-    head, transform, *_ = _LM_HEADS[family]
-    return f"{head}{transform}.weight" in names
+    head = _LM_HEADS[family]
+    return head.name(f"{head.transform}.weight") in names
 
 
 def _masked_lm(family: str, prefix: str, names: frozenset[str], tied: bool) -> tuple[MaskedLMNames, list[Duplicate]]:
-    head, transform, norm, decoder, bias_names = _LM_HEADS[family]
-    present = [f"{head}{name}" for name in bias_names if f"{head}{name}" in names] or [f"{head}{bias_names[0]}"]
-    duplicates = [Duplicate(other, present[0]) for other in present[1:]]
+    head = _LM_HEADS[family]
+    biases = [head.name(bias) for bias in head.biases if head.name(bias) in names] or [head.name(head.biases[0])]
+    duplicates = [Duplicate(copy, biases[0]) for copy in biases[1:]]
+    decoder = head.name(f"{head.decoder}.weight")
     if tied:
-        duplicates.append(Duplicate(f"{head}{decoder}.weight", embedding_names(family, prefix).token))
-    lm = MaskedLMNames(transform=_dense(f"{head}{transform}"), norm=_norm(f"{head}{norm}"), output_bias=present[0],
-                       output_kernel=None if tied else f"{head}{decoder}.weight")
-    return lm, duplicates
+        duplicates.append(Duplicate(decoder, embedding_names(family, prefix).token))
+    names_of_head = MaskedLMNames(transform=_dense(head.name(head.transform)), norm=_norm(head.name(head.norm)),
+                                  output_bias=biases[0], output_kernel=None if tied else decoder)
+    return names_of_head, duplicates
 
 
 def hf_plan(family: str, config: EncoderConfig, names: frozenset[str], with_mlm: bool, tied: bool) -> WeightPlan:

@@ -11,6 +11,7 @@ import pathlib
 
 import numpy as np
 
+from hubexport.checkpoints.error_text import first_line
 from hubexport.checkpoints.safetensors_file import SafetensorsFile
 from hubexport.checkpoints.tensors import InMemoryTensors, MergedTensors, RenamedTensors, TensorSource
 from hubexport.errors import CheckpointError
@@ -67,8 +68,8 @@ def _torch_file(path: pathlib.Path) -> TensorSource:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a corrupt or unsafe file
-        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): "
-                              f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {first_line(error)}") \
+            from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} does not hold a state dict of tensors")
     return InMemoryTensors({name: _to_numpy(tensor) for name, tensor in state.items()}, str(path))

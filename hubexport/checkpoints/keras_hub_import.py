@@ -17,6 +17,7 @@ from hubexport.checkpoints import pooled_output
 from hubexport.checkpoints.encoder_layout import (POSITION_EMBEDDING, SEGMENT_EMBEDDING, BlockNames, Dense,
                                                   EmbeddingNames, LayerNorm, Layout, block_path, block_rules,
                                                   embedding_rules, pooler_rules)
+from hubexport.checkpoints.error_text import first_line
 from hubexport.checkpoints.hf_config import read_json
 from hubexport.checkpoints.imported import ImportedCheckpoint
 from hubexport.checkpoints.tensors import InMemoryTensors
@@ -52,8 +53,7 @@ def _load_backbone(preset_dir: pathlib.Path):
     try:
         return keras_hub.models.Backbone.from_preset(str(preset_dir), dtype="float32")
     except Exception as error:  # keras/h5py raise many types for unreadable weights
-        raise CheckpointError(f"keras-hub cannot load {preset_dir}: {type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        raise CheckpointError(f"keras-hub cannot load {preset_dir}: {first_line(error)}") from None
 
 
 def _numerics(backbone, path: pathlib.Path) -> tuple[str, float]:
