@@ -14,5 +14,6 @@ pytest_plugins = [
     "tests.fixtures.byte_level_bpe",
     "tests.fixtures.encoders",
     "tests.fixtures.preprocessors",
+    "tests.fixtures.end_to_end",
     "tests.fixtures.hf_models",
 ]
