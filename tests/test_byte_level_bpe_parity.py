@@ -216,6 +216,16 @@ def test_random_text_matches_hf(pair, text):
     assert decoded.numpy()[0].decode("utf-8") == hf.decode(ids)
 
 
+@settings(max_examples=100, deadline=None)
+@given(raw=st.binary(max_size=40))
+def test_invalid_utf8_does_not_fail(ours, raw):
+    """Bytes that are no valid UTF-8 have no Hugging Face reference; they must still encode."""
+    ids, starts, ends = ours.tokenize_with_offsets(tf.constant([raw]))
+    assert ids.row_lengths().numpy().tolist() == starts.row_lengths().numpy().tolist()
+    assert ids.row_lengths().numpy().tolist() == ends.row_lengths().numpy().tolist()
+    assert all(0 <= s <= e <= len(raw) for s, e in zip(starts[0].numpy(), ends[0].numpy()))
+
+
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_detokenize_random_ids_matches_hf(ours, hf_tokenizer, data):

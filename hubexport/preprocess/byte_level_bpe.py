@@ -6,7 +6,8 @@ hash table, every other word runs through the vectorized merge loop (`bpe_merge`
 one token per byte. Offsets follow Hugging Face: a token that starts or ends inside a multi-byte
 character covers the whole character, and leading / trailing spaces are trimmed
 (`trim_offsets`). All tables are graph constants built from `vocab.json` and `merges.txt` at
-construction, so no file path is kept. Input must be valid UTF-8.
+construction, so no file path is kept. Input must be valid UTF-8 (as a Python str always is);
+invalid bytes do not make it fail, but their ids and offsets are unspecified.
 """
 from __future__ import annotations
 
@@ -167,7 +168,11 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         lengths = tf.gather(self._token_lengths, merged.flat_values)
         starts = _exclusive_cumsum(lengths)
         ends = starts + lengths
-        is_char_start = tf.not_equal(tf.bitwise.bitwise_and(word_bytes, 0xC0), 0x80)
+        # Byte 0 counts as a character start even if invalid UTF-8 makes it a continuation byte.
+        is_char_start = tf.logical_or(
+            tf.not_equal(tf.bitwise.bitwise_and(word_bytes, 0xC0), 0x80),
+            tf.equal(tf.range(tf.size(word_bytes)), 0),
+        )
         char_index = tf.math.cumsum(tf.cast(is_char_start, tf.int64)) - 1
         char_starts = tf.concat(
             [tf.where(is_char_start)[:, 0], tf.shape(word_bytes, out_type=tf.int64)], axis=0
