@@ -1,5 +1,6 @@
 """keras-hub presets (written by keras-hub's `save_to_preset`) exported as SavedModels compute what
-the keras-hub backbone computes, within 1e-5 on non-pad tokens.
+the keras-hub backbone computes, within 1e-5 on non-pad tokens; from MaskedLM task presets (BERT,
+ALBERT) the `mlm` logits match the task's within 1e-4.
 
 keras-hub numbers RoBERTa positions from the first column whatever the padding (fairseq and
 Hugging Face count from the first real token), so its reference is only defined for right-padded
@@ -16,18 +17,24 @@ import tensorflow as tf
 from hubexport.checkpoints.weight_assignment import CheckpointWarning
 from hubexport.model_source import build_encoder
 from hubexport.savedmodel.encoder_export import export_encoder
-from tests.fixtures.hf_models import padded_hf_batch
+from hubexport.savedmodel.mlm_export import export_encoder_with_mlm
+from tests.fixtures.hf_models import MASKED_POSITIONS, padded_hf_batch
 
 TOLERANCE = 1e-5
+MLM_TOLERANCE = 1e-4
 SIZES = dict(num_layers=2, num_heads=4, hidden_dim=32, intermediate_dim=37, max_sequence_length=40)
 FAMILIES = ["bert", "roberta", "xlm_roberta", "albert", "electra"]
 
 
-def keras_hub_backbones() -> dict:
+MASKED_LM_TASKS = {"bert": "BertMaskedLM", "albert": "AlbertMaskedLM"}
+
+
+def keras_hub_models() -> dict:
+    """family -> a keras-hub backbone, or (BERT, ALBERT) a MaskedLM task around one."""
     import keras_hub
 
     models = keras_hub.models
-    return {
+    backbones = {
         "bert": models.BertBackbone(vocabulary_size=99, **SIZES),
         "roberta": models.RobertaBackbone(vocabulary_size=99, **SIZES),
         "xlm_roberta": models.XLMRobertaBackbone(vocabulary_size=99, **SIZES),
@@ -35,25 +42,31 @@ def keras_hub_backbones() -> dict:
                                         **{**SIZES, "num_layers": 4}),
         "electra": models.ElectraBackbone(vocab_size=99, embedding_dim=16, **SIZES),
     }
+    for family, task in MASKED_LM_TASKS.items():
+        backbones[family] = getattr(models, task)(backbone=backbones[family], preprocessor=None)
+    return backbones
 
 
 @pytest.fixture(scope="session")
 def keras_hub_exports(tmp_path_factory):
-    """family -> (keras-hub backbone, loaded export of its preset, CheckpointWarning messages)."""
+    """family -> (keras-hub model, loaded export of its preset, CheckpointWarning messages)."""
     root = tmp_path_factory.mktemp("keras_hub")
     rng = np.random.default_rng(7)
     exports = {}
-    for family, backbone in keras_hub_backbones().items():
-        for weight in backbone.weights:  # random everything, LayerNorm scales around 1
+    for family, model in keras_hub_models().items():
+        for weight in model.weights:  # random everything, LayerNorm scales around 1
             centre = 1.0 if weight.path.endswith("gamma") else 0.0
             weight.assign(centre + 0.2 * rng.standard_normal(weight.shape).astype(np.float32))
-        backbone.save_to_preset(str(root / family))
+        model.save_to_preset(str(root / family))
+        with_mlm = family in MASKED_LM_TASKS
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CheckpointWarning)
-            source = build_encoder(None, None, checkpoint=str(root / family))
-        path = export_encoder(source.model, root / f"{family}_export", metadata=source.metadata)
+            source = build_encoder(None, None, checkpoint=str(root / family), with_mlm=with_mlm)
+        target = root / f"{family}_export"
+        path = export_encoder_with_mlm(source.model, source.mlm_head, target, metadata=source.metadata) \
+            if with_mlm else export_encoder(source.model, target, metadata=source.metadata)
         messages = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
-        exports[family] = (backbone, tf.saved_model.load(str(path)), messages)
+        exports[family] = (model, tf.saved_model.load(str(path)), messages)
     return exports
 
 
@@ -67,7 +80,8 @@ def batch_for(family: str) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_exported_keras_hub_preset_matches_keras_hub(family, keras_hub_exports):
-    backbone, loaded, _ = keras_hub_exports[family]
+    model, loaded, _ = keras_hub_exports[family]
+    backbone = getattr(model, "backbone", model)
     batch = batch_for(family)
     inputs = {"token_ids": batch["input_word_ids"], "padding_mask": batch["input_mask"]}
     if family not in ("roberta", "xlm_roberta"):
@@ -83,6 +97,18 @@ def test_exported_keras_hub_preset_matches_keras_hub(family, keras_hub_exports):
         assert np.max(np.abs(got["pooled_output"].numpy() - np.asarray(reference["pooled_output"]))) <= TOLERANCE
     else:
         np.testing.assert_array_equal(got["pooled_output"].numpy(), sequence[:, 0])
+
+
+@pytest.mark.parametrize("family", sorted(MASKED_LM_TASKS))
+def test_exported_masked_lm_head_matches_keras_hub_task(family, keras_hub_exports):
+    task, loaded, _ = keras_hub_exports[family]
+    batch = batch_for(family)
+    reference = task({"token_ids": batch["input_word_ids"], "padding_mask": batch["input_mask"],
+                      "segment_ids": batch["input_type_ids"], "mask_positions": MASKED_POSITIONS})
+    got = loaded.mlm({**{k: tf.constant(v) for k, v in batch.items()},
+                      "masked_lm_positions": tf.constant(MASKED_POSITIONS)})["mlm_logits"].numpy()
+    assert got.shape == (3, MASKED_POSITIONS.shape[1], 99)
+    assert np.max(np.abs(got - np.asarray(reference))) <= MLM_TOLERANCE
 
 
 def test_untrained_electra_pooler_is_listed_not_exported(keras_hub_exports):

@@ -1,4 +1,8 @@
-"""A keras-hub preset directory (config.json + model.weights.h5) of a backbone -> `ImportedCheckpoint`.
+"""A keras-hub preset directory (config.json + model.weights.h5) -> `ImportedCheckpoint`.
+
+A backbone preset gives the encoder; a MaskedLM task preset (task.json + task.weights.h5, e.g.
+`BertMaskedLM.save_to_preset`) also gives its `mlm_head` (keras-hub's own numerics: its BERT and
+RoBERTa heads use erf GELU and LayerNorm epsilon 1e-5, ALBERT's tanh GELU).
 
 The backbone is loaded with keras-hub itself (its own loader validates the file), and its weights
 are read by their variable paths, which come from the layer names in keras-hub's backbone code.
@@ -15,18 +19,21 @@ from typing import Any
 
 from hubexport.checkpoints import pooled_output
 from hubexport.checkpoints.encoder_layout import (POSITION_EMBEDDING, SEGMENT_EMBEDDING, BlockNames, Dense,
-                                                  EmbeddingNames, LayerNorm, Layout, block_path, block_rules,
-                                                  embedding_rules, pooler_rules)
+                                                  EmbeddingNames, LayerNorm, Layout, MaskedLMNames, block_path,
+                                                  block_rules, embedding_rules, masked_lm_rules, pooler_rules)
 from hubexport.checkpoints.error_text import first_line
 from hubexport.checkpoints.hf_config import read_json
 from hubexport.checkpoints.imported import ImportedCheckpoint
 from hubexport.checkpoints.tensors import InMemoryTensors
 from hubexport.checkpoints.weight_assignment import KnownUnused, WeightPlan, ZeroFill
 from hubexport.encoders.config import EncoderConfig
+from hubexport.encoders.mlm_head import MaskedLMHeadSpec
 from hubexport.errors import CheckpointError, ConfigError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
+TASK_FILE = "task.json"
+KERAS_HUB_MLM_HEAD = "mlm_head"  # the layer name keras-hub's MaskedLM tasks give their head
 FAMILIES = {"BertBackbone": "bert", "RobertaBackbone": "roberta", "XLMRobertaBackbone": "xlm_roberta",
             "AlbertBackbone": "albert", "ElectraBackbone": "electra"}
 _ACTIVATIONS = {"gelu_approximate": "gelu_approximate", "gelu": "gelu", "relu": "relu"}
@@ -44,25 +51,36 @@ def _family(values: dict[str, Any], path: pathlib.Path) -> str:
     return FAMILIES[class_name]
 
 
-def _load_backbone(preset_dir: pathlib.Path):
+def _load(preset_dir: pathlib.Path):
+    """The backbone, and the LM head when the preset is a keras-hub MaskedLM task (task.json)."""
     try:
         import keras_hub
     except ImportError:
         raise CheckpointError(f"reading the keras-hub preset {preset_dir} needs keras-hub (pip install keras-hub)") \
             from None
+    task_file = preset_dir / TASK_FILE
+    is_masked_lm = task_file.is_file() and str(read_json(task_file).get("registered_name", "")).endswith("MaskedLM")
     try:
-        return keras_hub.models.Backbone.from_preset(str(preset_dir), dtype="float32")
+        if is_masked_lm:
+            task = keras_hub.models.MaskedLM.from_preset(str(preset_dir))
+            return task.backbone, task.masked_lm_head
+        return keras_hub.models.Backbone.from_preset(str(preset_dir), dtype="float32"), None
     except Exception as error:  # keras/h5py raise many types for unreadable weights
         raise CheckpointError(f"keras-hub cannot load {preset_dir}: {first_line(error)}") from None
+
+
+def _activation(function, path: pathlib.Path) -> str:
+    activation = _ACTIVATIONS.get(getattr(function, "__name__", ""))
+    if activation is None:
+        raise ConfigError(f"{path}: unsupported keras-hub activation {function!r}")
+    return activation
 
 
 def _numerics(backbone, path: pathlib.Path) -> tuple[str, float]:
     """The activation and LayerNorm epsilon keras-hub's layers actually use."""
     block = backbone.transformer_layers[0]
     block = block[0] if isinstance(block, list) else block
-    activation = _ACTIVATIONS.get(getattr(block.activation, "__name__", ""))
-    if activation is None:
-        raise ConfigError(f"{path}: unsupported keras-hub activation {block.activation!r}")
+    activation = _activation(block.activation, path)
     epsilon = block.layer_norm_epsilon
     if backbone.embeddings_layer_norm.epsilon != epsilon:
         raise ConfigError(f"{path}: embedding and block LayerNorm epsilons differ "
@@ -106,7 +124,12 @@ def _layer_name(family: str, group: int, repetition: int) -> str:
     return f"group_{group}_inner_layer_{repetition}" if family == "albert" else f"transformer_layer_{group}"
 
 
-def _plan(family: str, config: EncoderConfig) -> WeightPlan:
+def _masked_lm_spec(head, path: pathlib.Path) -> MaskedLMHeadSpec:
+    return MaskedLMHeadSpec(activation=_activation(head.intermediate_activation, path),
+                            layer_norm_epsilon=head.layer_norm_epsilon, tied=head.token_embedding is not None)
+
+
+def _plan(family: str, config: EncoderConfig, mlm: MaskedLMHeadSpec | None, with_mlm: bool) -> WeightPlan:
     roberta = family in ("roberta", "xlm_roberta")
     embeddings = "embeddings/" if roberta else ""
     projection = {"albert": "embedding_projection", "electra": "embeddings_projection"}.get(family)
@@ -125,8 +148,16 @@ def _plan(family: str, config: EncoderConfig) -> WeightPlan:
     if config.pooler == "dense_tanh":
         rules += pooler_rules(Dense("pooled_dense/kernel", "pooled_dense/bias"), Layout.KERAS_HUB)
     zero_fills = [ZeroFill(POSITION_EMBEDDING, rows=(0, first_position)), ZeroFill(SEGMENT_EMBEDDING)] if roberta else []
-    known = [KnownUnused("keras-hub's untrained ELECTRA pooler", lambda name: name.startswith("pooled_dense/"))] \
-        if family == "electra" else []
+    head = KERAS_HUB_MLM_HEAD
+    if with_mlm:
+        rules += masked_lm_rules(MaskedLMNames(
+            transform=Dense(f"{head}/intermediate_dense/kernel", f"{head}/intermediate_dense/bias"),
+            norm=LayerNorm(f"{head}/intermediate_layer_norm/gamma", f"{head}/intermediate_layer_norm/beta"),
+            output_bias=f"{head}/output_bias", output_kernel=None if mlm.tied else f"{head}/output_kernel"),
+            Layout.KERAS_HUB)
+    known = [KnownUnused("masked-LM head", lambda name: name.startswith(f"{head}/"))]
+    if family == "electra":
+        known.append(KnownUnused("keras-hub's untrained ELECTRA pooler", lambda name: name.startswith("pooled_dense/")))
     return WeightPlan(rules=rules, zero_fills=zero_fills, known_unused=known)
 
 
@@ -135,13 +166,15 @@ def import_keras_hub(preset_dir: pathlib.Path) -> ImportedCheckpoint:
     config_path = preset_dir / CONFIG_FILE
     values = read_json(config_path)
     family = _family(values, config_path)
-    backbone = _load_backbone(preset_dir)
+    backbone, head = _load(preset_dir)
     activation, epsilon = _numerics(backbone, config_path)
     config = _config(family, values.get("config", {}), activation, epsilon, str(config_path))
-    tensors = InMemoryTensors({variable.path: variable.numpy() for variable in backbone.weights}, str(preset_dir))
+    weights = [*backbone.weights, *(head.weights if head is not None else [])]
+    tensors = InMemoryTensors({variable.path: variable.numpy() for variable in weights}, str(preset_dir))
+    mlm = _masked_lm_spec(head, config_path) if head is not None else None
     description = f"keras-hub {values['registered_name'].removeprefix('keras_hub>')} at {preset_dir}"
     has_pooler = "pooled_dense/kernel" in tensors.names()
     pooled = pooled_output.decide(family, has_pooler, description)
     config = pooled_output.with_pooler(config, pooled)
-    return ImportedCheckpoint(config=config, pooled_output=pooled, tensors=tensors, mlm=None,
-                              plan=lambda with_mlm: _plan(family, config), description=description)
+    return ImportedCheckpoint(config=config, pooled_output=pooled, tensors=tensors, mlm=mlm,
+                              plan=lambda with_mlm: _plan(family, config, mlm, with_mlm), description=description)
