@@ -52,7 +52,8 @@ def broken(hf_cases, tmp_path_factory) -> dict[str, tuple[pathlib.Path, list[str
     source = hf_cases["bert_pretraining"].path
     root = tmp_path_factory.mktemp("broken")
     return {
-        "truncated": (truncated(source, root / "truncated"), [repr(last_tensor_in_file(source / WEIGHTS)), "truncated"]),
+        "truncated": (truncated(source, root / "truncated"),
+                      [repr(last_tensor_in_file(source / WEIGHTS)), "truncated"]),
         "wrong_shape": (edited_copy(source, root / "wrong_shape",
                                     lambda t: {**t, VALUE: np.zeros((32, 31), np.float32)}),
                         [repr(VALUE), "(32, 31)", "(32, 32)"]),

@@ -46,10 +46,13 @@ def embeddings(scope: str, width: int) -> dict[str, tuple]:
 
 
 def bert_layer(scope: str, hidden: int, intermediate: int) -> dict[str, tuple]:
-    return {**dense(f"{scope}/attention/self/query", hidden, hidden), **dense(f"{scope}/attention/self/key", hidden, hidden),
+    return {**dense(f"{scope}/attention/self/query", hidden, hidden),
+            **dense(f"{scope}/attention/self/key", hidden, hidden),
             **dense(f"{scope}/attention/self/value", hidden, hidden),
-            **dense(f"{scope}/attention/output/dense", hidden, hidden), **norm(f"{scope}/attention/output/LayerNorm", hidden),
-            **dense(f"{scope}/intermediate/dense", hidden, intermediate), **dense(f"{scope}/output/dense", intermediate, hidden),
+            **dense(f"{scope}/attention/output/dense", hidden, hidden),
+            **norm(f"{scope}/attention/output/LayerNorm", hidden),
+            **dense(f"{scope}/intermediate/dense", hidden, intermediate),
+            **dense(f"{scope}/output/dense", intermediate, hidden),
             **norm(f"{scope}/output/LayerNorm", hidden)}
 
 

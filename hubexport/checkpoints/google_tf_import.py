@@ -117,7 +117,8 @@ class _Tower:
     scope: str
 
     def embedding_names(self, family: str) -> EmbeddingNames:
-        projection = "bert/encoder/embedding_hidden_mapping_in" if family == "albert" else f"{self.scope}/embeddings_project"
+        projection = ("bert/encoder/embedding_hidden_mapping_in" if family == "albert"
+                      else f"{self.scope}/embeddings_project")
         return EmbeddingNames(
             token=f"{self.embeddings}/word_embeddings", position=f"{self.embeddings}/position_embeddings",
             segment=f"{self.embeddings}/token_type_embeddings", norm=_norm(f"{self.embeddings}/LayerNorm"),
@@ -202,7 +203,8 @@ def import_google_tf(path: pathlib.Path, given: EncoderConfig | None, prefer_gen
     names = tensors.names()
     family = family_from_names(names, prefix)
     config, own_config = _architecture(prefix, family, given)
-    tower = _electra_tower(tensors, config, prefer_generator) if family == "electra" else _Tower("bert/embeddings", "bert")
+    tower = (_electra_tower(tensors, config, prefer_generator) if family == "electra"
+             else _Tower("bert/embeddings", "bert"))
     description = f"Google {family} TF checkpoint {prefix}" + (" (generator)" if tower.scope == "generator" else "")
     pooled = pooled_output.decide(family, "bert/pooler/dense/kernel" in names, description)
     config = pooled_output.with_pooler(config, pooled)

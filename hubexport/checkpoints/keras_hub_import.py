@@ -147,7 +147,8 @@ def _plan(family: str, config: EncoderConfig, mlm: MaskedLMHeadSpec | None, with
                                  config, Layout.KERAS_HUB)
     if config.pooler == "dense_tanh":
         rules += pooler_rules(Dense("pooled_dense/kernel", "pooled_dense/bias"), Layout.KERAS_HUB)
-    zero_fills = [ZeroFill(POSITION_EMBEDDING, rows=(0, first_position)), ZeroFill(SEGMENT_EMBEDDING)] if roberta else []
+    zero_fills = ([ZeroFill(POSITION_EMBEDDING, rows=(0, first_position)), ZeroFill(SEGMENT_EMBEDDING)]
+                  if roberta else [])
     head = KERAS_HUB_MLM_HEAD
     if with_mlm:
         rules += masked_lm_rules(MaskedLMNames(
