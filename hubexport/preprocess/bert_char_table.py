@@ -170,16 +170,17 @@ def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) ->
     if count.max() > COUNT_MASK:
         raise ValueError("a code point has more outputs than the packing holds")
 
-    packed = (
-        kind | (count << COUNT_SHIFT) | (mark.astype(np.int64) << MARK_SHIFT) | (delta << DELTA_SHIFT)
-    ).astype(np.int32)
-    unique_blocks, blocks = np.unique(packed.reshape(-1, 1 << BLOCK_BITS), axis=0, return_inverse=True)
+    mark = mark.astype(np.int64)
+    packed = kind | (count << COUNT_SHIFT) | (mark << MARK_SHIFT) | (delta << DELTA_SHIFT)
+    unique_blocks, blocks = np.unique(
+        packed.astype(np.int32).reshape(-1, 1 << BLOCK_BITS), axis=0, return_inverse=True
+    )
     multi_code_points, _, multi_elements = _side_table(
         multi, lambda p: p.kind | (p.code_point << SIDE_CODE_SHIFT)
     )
     full_code_points, full_counts, full_elements = _side_table(
         full,
-        lambda p: p.kind | (int(p.dropped) << FULL_DROPPED_SHIFT) | (p.code_point << FULL_CODE_SHIFT),
+        lambda p: p.kind | (p.dropped << FULL_DROPPED_SHIFT) | (p.code_point << FULL_CODE_SHIFT),
     )
     marks = np.flatnonzero(ccc)
     return CharTable(

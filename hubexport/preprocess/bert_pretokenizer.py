@@ -97,23 +97,25 @@ class BertPreTokenizer(tf.Module):
 
     def split(self, strings: tf.Tensor) -> Words:
         """UTF-8 lines [batch] -> `Words`. Invalid UTF-8 bytes count as U+FFFD (removed)."""
-        strings = tf.convert_to_tensor(strings, tf.string)
+        # A space after every line ends its last word and its last run of marks, so that the
+        # flat arrays below never need line numbers; it adds no word and moves no offset.
+        strings = tf.strings.join([tf.convert_to_tensor(strings, tf.string), " "])
         code_points, starts = tf.strings.unicode_decode_with_offsets(strings, "UTF-8")
         cp = code_points.flat_values
-        line = row_ids(code_points.row_splits)
         low_bits = tf.bitwise.bitwise_and(cp, (1 << table_lib.BLOCK_BITS) - 1)
         block = tf.gather(self._blocks, tf.bitwise.right_shift(cp, table_lib.BLOCK_BITS))
         packed = tf.gather(self._packed, block + low_bits)
         elements = self._expand(cp, packed)
         if self._reorder:
+            movable = tf.not_equal(tf.bitwise.bitwise_and(packed, 1 << table_lib.MARK_SHIFT), 0)
             elements = tf.cond(
-                tf.reduce_any(tf.not_equal(tf.bitwise.bitwise_and(packed, 1 << table_lib.MARK_SHIFT), 0)),
-                lambda: self._canonical_order(cp, elements, line),
+                tf.reduce_any(movable),
+                lambda: self._canonical_order(cp, elements),
                 lambda: elements,
             )
         source_start = starts.flat_values
         source_end = source_start + utf8_length(cp)
-        return self._words(elements, line, source_start, source_end, tf.shape(strings)[0])
+        return self._words(elements, code_points.row_splits, source_start, source_end)
 
     def _expand(self, cp: tf.Tensor, packed: tf.Tensor) -> Elements:
         """Each input code point's normalized outputs, in order. Batches where every code point
@@ -137,16 +139,16 @@ class BertPreTokenizer(tf.Module):
             kind = tf.concat([first_kind[:, None], _bits(extra, 0, table_lib.KIND_MASK)], 1)
             return Elements(present[:, 0], tf.gather_nd(code, present), tf.gather_nd(kind, present))
 
-        most, least = tf.reduce_max(count), tf.reduce_min(count)
-        branches = [one_each, one_or_none] + ([several] if self._width > 1 else [])
-        branch = tf.where(most > 1, 2, tf.where(least < 1, 1, 0)) if self._width > 1 else (
-            tf.where(least < 1, 1, 0)
-        )
+        branches = [one_each, one_or_none]
+        branch = tf.where(tf.reduce_min(count) < 1, 1, 0)
+        if self._width > 1:
+            branches.append(several)
+            branch = tf.where(tf.reduce_max(count) > 1, 2, branch)
         return tf.switch_case(branch, branches)
 
-    def _canonical_order(self, cp: tf.Tensor, elements: Elements, line: tf.Tensor) -> Elements:
+    def _canonical_order(self, cp: tf.Tensor, elements: Elements) -> Elements:
         """Redoes NFD's canonical reordering (a stable sort of marks by combining class between
-        starters) on the full NFD sequence, dropped marks included; lines never mix.
+        starters) on the full NFD sequence, dropped marks included.
 
         HF re-derives alignments from the reordered sequence: the k-th first piece of an input
         character takes the k-th input character's place, other pieces copy the last place taken.
@@ -154,7 +156,7 @@ class BertPreTokenizer(tf.Module):
         src, code, kind, dropped, position = self._full_sequence(cp, elements)
         index, is_mark = _side_rows(self._mark_code_points, code)
         ccc = tf.cast(tf.where(is_mark, tf.gather(self._mark_classes, index), 0), tf.int64)
-        run = tf.cumsum(tf.cast(tf.equal(ccc, 0), tf.int64)) + tf.gather(line, src)
+        run = tf.cumsum(tf.cast(tf.equal(ccc, 0), tf.int64))
         order = tf.argsort(run * CCC_LIMIT + ccc, stable=True)
         is_head = tf.equal(position, 0)
         heads_so_far = tf.cumsum(tf.cast(tf.gather(is_head, order), tf.int64))
@@ -199,34 +201,32 @@ class BertPreTokenizer(tf.Module):
         )
         return tuple(tf.gather(field, order) for field in fields)
 
-    def _words(self, elements: Elements, line, source_start, source_end, num_lines) -> Words:
-        """Drops whitespace and cuts words: a word ends at whitespace, at a line end and around
-        every isolated (punctuation or CJK) character."""
+    def _words(self, elements: Elements, line_splits, source_start, source_end) -> Words:
+        """Drops whitespace and cuts words: a word ends at whitespace (every line ends with a
+        space) and around every isolated (punctuation or CJK) character."""
         is_space = tf.equal(elements.kind, table_lib.SPACE)
         isolated = tf.equal(elements.kind, table_lib.ISOLATED)
-        element_line = tf.gather(line, elements.src)
-        # A character starts a word if it is isolated or follows whitespace, an isolated
-        # character or a line end (removed characters are no elements, so they never separate).
-        after_break = tf.concat(
-            [tf.ones_like(is_space[:1]), is_space[:-1] | isolated[:-1]], 0
-        ) | _differs_from_previous(element_line)
+        # Removed characters are no elements, so they never separate.
+        after_break = tf.concat([tf.ones_like(is_space[:1]), is_space[:-1] | isolated[:-1]], 0)
         kept = _flat_where(~is_space)
         src = tf.gather(elements.src, kept)
         code = tf.gather(elements.code, kept)
-        starts_word = tf.gather(after_break | isolated, kept)
-        word_starts = _flat_where(starts_word)
+        word_starts = _flat_where(tf.gather(after_break | isolated, kept))
         chars = tf.RaggedTensor.from_row_starts(code, word_starts, validate=False)
+        word_line = tf.searchsorted(
+            line_splits[1:], tf.gather(src, word_starts), side="right", out_type=tf.int64
+        )
         words = tf.RaggedTensor.from_value_rowids(
             tf.strings.unicode_encode(chars, "UTF-8"),
-            tf.gather(element_line, tf.gather(kept, word_starts)),
-            nrows=tf.cast(num_lines, tf.int64),
+            word_line,
+            nrows=tf.shape(line_splits, out_type=tf.int64)[0] - 1,
             validate=False,
         )
         offsets = tf.cumsum(utf8_length(code), exclusive=True)
-        normalized_starts = offsets - tf.gather(tf.gather(offsets, word_starts), row_ids(chars.row_splits))
+        word_offsets = tf.gather(tf.gather(offsets, word_starts), row_ids(chars.row_splits))
         return Words(
             words=words,
-            normalized_starts=chars.with_flat_values(normalized_starts),
+            normalized_starts=chars.with_flat_values(offsets - word_offsets),
             source_starts=chars.with_flat_values(tf.gather(source_start, src)),
             source_ends=chars.with_flat_values(tf.gather(source_end, src)),
         )

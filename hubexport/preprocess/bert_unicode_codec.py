@@ -56,9 +56,10 @@ def encode_mapping(mapping: dict[int, list[int]]) -> str:
         if len(target) == 1:
             for step in (1, 2):
                 run = [c]
-                while (nxt := run[-1] + step) in mapping and nxt not in consumed and mapping[nxt] == [
-                    nxt + target[0] - c
-                ]:
+                offset = target[0] - c
+                while (nxt := run[-1] + step) in mapping and nxt not in consumed:
+                    if mapping[nxt] != [nxt + offset]:
+                        break
                     run.append(nxt)
                 if len(run) > len(best):
                     best = run

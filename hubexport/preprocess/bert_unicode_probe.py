@@ -26,8 +26,8 @@ def scalar_values() -> Iterable[int]:
 def _normalizer(**flags: bool) -> Callable[[str], str]:
     from tokenizers.normalizers import BertNormalizer
 
-    options = dict(clean_text=False, handle_chinese_chars=False, strip_accents=False, lowercase=False)
-    options.update(flags)
+    options = dict(clean_text=False, handle_chinese_chars=False, strip_accents=False)
+    options.update(lowercase=False, **flags)
     return BertNormalizer(**options).normalize_str
 
 

@@ -76,16 +76,18 @@ class WordPieceTokenizer(InGraphTokenizer):
         self._ascii_lowercase_first = fast_path.ascii_lowercase_first(lowercase, strip_accents)
         self._agreeing_line, self._long_word_line = fast_path.line_patterns(*config)
         self._pretokenizer = BertPreTokenizer(*config)
-        wordpiece = dict(
-            vocab=vocab, suffix_indicator=SUFFIX_PREFIX, unknown_token=UNKNOWN, token_out_type=tf.int32
-        )
+        wordpiece = dict(vocab=vocab, suffix_indicator=SUFFIX_PREFIX, unknown_token=UNKNOWN)
         self._fast_tokenizer = tf_text.FastBertTokenizer(
             max_bytes_per_word=MAX_CHARS_PER_WORD,
-            lower_case_nfd_strip_accents=fast_path.fast_normalizer_lowercases(lowercase, strip_accents),
+            lower_case_nfd_strip_accents=fast_path.fast_normalizer_lowercases(*config[:2]),
+            token_out_type=tf.int32,
             **wordpiece,
         )
         self._word_wordpiece = tf_text.FastWordpieceTokenizer(
-            max_bytes_per_word=WORD_BYTES, no_pretokenization=True, **wordpiece
+            max_bytes_per_word=WORD_BYTES,
+            no_pretokenization=True,
+            token_out_type=tf.int32,
+            **wordpiece,
         )
         self._id_to_token = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
@@ -97,17 +99,14 @@ class WordPieceTokenizer(InGraphTokenizer):
             ),
             default_value="",
         )
-        special = self.special_tokens
-        self._skipped_ids = tf.constant(
-            sorted({special.start_id, special.end_id, special.padding_id, special.unknown_id}
-                   | ({special.mask_id} if special.mask_id is not None else set())),
-            tf.int64,
-        )  # fmt: skip
+        skipped = set(self.special_tokens.as_dict().values())  # what HF's decode skips
+        self._skipped_ids = tf.constant(sorted(skipped), tf.int64)
 
     def tokenize_with_offsets(
         self, strings: tf.Tensor
     ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
-        """UTF-8 strings [batch] -> int32 ids, int64 start and end byte offsets [batch, (tokens)]."""
+        """UTF-8 strings [batch] -> int32 ids, int64 start and end byte offsets, each
+        [batch, (tokens)]."""
         strings = tf.convert_to_tensor(strings, tf.string)
         is_ascii = tf.strings.regex_full_match(strings, fast_path.ASCII_LINE)
 
@@ -181,7 +180,8 @@ class WordPieceTokenizer(InGraphTokenizer):
         ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(known))
         tokens = self._id_to_token.lookup(ids.flat_values)
         row = row_ids(ids.row_splits)
-        is_first = tf.equal(tf.range(tf.size(row, out_type=tf.int64)), tf.gather(ids.row_starts(), row))
+        position = tf.range(tf.size(row, out_type=tf.int64))
+        is_first = tf.equal(position, tf.gather(ids.row_starts(), row))
         is_suffix = tf.equal(tf.strings.substr(tokens, 0, len(SUFFIX_PREFIX)), SUFFIX_PREFIX)
         pieces = tf.where(
             is_first,

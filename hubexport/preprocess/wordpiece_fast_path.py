@@ -51,23 +51,28 @@ def _hf_facts(table: table_lib.CharTable, cps: np.ndarray):
     return (count == 1) & (mark == 0), kind, code
 
 
+def _utf8(code_points: np.ndarray) -> tf.Tensor:
+    """One string per code point."""
+    return tf.strings.unicode_encode(tf.RaggedTensor.from_tensor(code_points[:, None]), "UTF-8")
+
+
 def _tf_facts(cps: np.ndarray, lowercase: bool, strip_accents: bool):
-    """tf.text's single normalized character of each code point (-1 if not exactly one) and
-    its role: 1 token around 'x' for word characters, 2 for whitespace, 3 for isolated."""
-    chars = tf.strings.unicode_encode(tf.RaggedTensor.from_tensor(cps[:, None]), "UTF-8")
-    if ascii_lowercase_first(lowercase, strip_accents):
-        chars = tf.strings.lower(chars)
-    normalizer = tf_text.FastBertNormalizer(
-        lower_case_nfd_strip_accents=fast_normalizer_lowercases(lowercase, strip_accents)
-    )
-    normalized = tf.strings.unicode_decode(normalizer.normalize(chars), "UTF-8")
-    single = (normalized.row_lengths() == 1).numpy()
-    code = np.where(single, normalized.to_tensor(default_value=-1)[:, 0].numpy(), -1)
-    probe = tf_text.FastWordpieceTokenizer(vocab=["[UNK]", "x"], token_out_type=tf.int32)
-    tokens = probe.tokenize(tf.strings.join(["x", tf.strings.unicode_encode(
-        tf.RaggedTensor.from_tensor(np.maximum(code, 0)[:, None].astype(np.int32)), "UTF-8"), "x"]))
-    role = tokens.row_lengths().numpy()
-    return code, role
+    """tf.text's normalization of each code point, when it is exactly one character (else -1),
+    and that character's role: the number of tokens FastWordpieceTokenizer makes of it between
+    two 'x' (1: part of the word, 2: whitespace, 3: isolated)."""
+    with tf.init_scope():
+        chars = _utf8(cps)
+        if ascii_lowercase_first(lowercase, strip_accents):
+            chars = tf.strings.lower(chars)
+        normalizer = tf_text.FastBertNormalizer(
+            lower_case_nfd_strip_accents=fast_normalizer_lowercases(lowercase, strip_accents)
+        )
+        normalized = tf.strings.unicode_decode(normalizer.normalize(chars), "UTF-8")
+        first = normalized.to_tensor(default_value=-1, shape=[None, 1])[:, 0]
+        code = tf.where(normalized.row_lengths() == 1, first, -1).numpy()
+        probe = tf_text.FastWordpieceTokenizer(vocab=["[UNK]", "x"], token_out_type=tf.int32)
+        role = probe.tokenize(tf.strings.join(["x", _utf8(np.maximum(code, 0)), "x"]))
+        return code, role.row_lengths().numpy()
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,7 +83,9 @@ def agreeing_code_points(
     separators), separators being whitespace and isolated characters."""
     table = table_lib.build(lowercase, strip_accents, tokenize_chinese_chars)
     cps = np.arange(CANDIDATES_END, dtype=np.int32)
-    cps = cps[((cps < 0xD800) | (cps > 0xDFFF)) & ((cps < PRIVATE_USE[0]) | (cps >= PRIVATE_USE[1]))]
+    surrogate = (cps >= 0xD800) & (cps < 0xE000)
+    private = (cps >= PRIVATE_USE[0]) & (cps < PRIVATE_USE[1])
+    cps = cps[~surrogate & ~private]
     one_to_one, kind, hf_code = _hf_facts(table, cps)
     tf_code, role = _tf_facts(cps, lowercase, strip_accents)
     word = one_to_one & (kind == table_lib.WORD) & (tf_code == hf_code) & (role == 1)
@@ -94,11 +101,15 @@ def _re2_class(code_points: np.ndarray, negate: bool = False) -> str:
     breaks = np.flatnonzero(np.diff(code_points) != 1)
     firsts = np.concatenate([code_points[:1], code_points[breaks + 1]])
     lasts = np.concatenate([code_points[breaks], code_points[-1:]])
-    spans = (f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in zip(firsts, lasts))
-    return ("[^" if negate else "[") + "".join(spans) + "]"
+    spans = "".join(
+        f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in zip(firsts, lasts)
+    )
+    return ("[^" if negate else "[") + spans + "]"
 
 
-def line_patterns(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> tuple[str, str]:
+def line_patterns(
+    lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool
+) -> tuple[str, str]:
     """RE2 patterns for whole lines: one matches lines of agreeing characters only, the other
     lines with a run of more than MAX_WORD_CHARS non-separators (a word that could exceed
     FastBertTokenizer's 100-byte limit while within HF's 100 characters)."""
