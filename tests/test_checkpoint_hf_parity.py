@@ -170,3 +170,18 @@ def test_cli_exports_encoder_with_mlm_from_a_checkpoint(hf_cases, tmp_path):
     assert metadata["export_type"] == "encoder_with_mlm"
     assert metadata["pooled_output"]["policy"] == "first_token"
     assert metadata["mlm_head"]["output_matrix"] == "tied to the token embedding"
+
+
+@pytest.mark.parametrize("safetensors", [True, False])
+def test_sharded_checkpoint_gives_the_same_weights(safetensors, hf_cases, hf_exports, tmp_path):
+    case = hf_cases["bert_pretraining"]
+    case.model.save_pretrained(tmp_path, max_shard_size="20KB", safe_serialization=safetensors)
+    index = "model.safetensors.index.json" if safetensors else "pytorch_model.bin.index.json"
+    assert (tmp_path / index).is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointWarning)
+        sharded = build_encoder(None, None, checkpoint=str(tmp_path), with_mlm=True)
+    whole = hf_exports("bert_pretraining").source
+    for got, expected in zip(sharded.model.weights + sharded.mlm_head.weights,
+                             whole.model.weights + whole.mlm_head.weights):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)

@@ -25,6 +25,8 @@ AUTO = "auto"
 
 @dataclasses.dataclass
 class LoadedEncoder:
+    """The filled encoder, its LM head (if asked for) and what it was imported from."""
+
     model: EncoderBackbone
     mlm_head: MaskedLMHead | None
     imported: ImportedCheckpoint
