@@ -108,6 +108,12 @@ def main() -> None:
                 hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
             ),
         ),
+        "HF backend encode_batch (ids only)": fresh_batches(
+            batches,
+            lambda b: [
+                e.ids for e in hf.backend_tokenizer.encode_batch(b, add_special_tokens=False)
+            ],
+        ),
         "ours tokenize_with_offsets (SavedModel)": fresh_batches(
             batches, lambda b: loaded.tokenize_with_offsets(tf.constant(b))
         ),
@@ -147,6 +153,8 @@ def main() -> None:
             "seconds_per_batch": seconds,
             "lines_per_second": {name: BATCH / s for name, s in seconds.items()},
             "ratio_tokenize_vs_hf": hf_seconds / seconds["ours tokenize (SavedModel)"],
+            "ratio_tokenize_vs_hf_backend": seconds["HF backend encode_batch (ids only)"]
+            / seconds["ours tokenize (SavedModel)"],
             "ratio_offsets_vs_hf": hf_offsets_seconds
             / seconds["ours tokenize_with_offsets (SavedModel)"],
             "parity_lines": len(hf_ids),

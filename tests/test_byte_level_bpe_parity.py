@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizers.pre_tokenizers import ByteLevel
+from tokenizers.pre_tokenizers import PreTokenizer
 from transformers import RobertaTokenizerFast
 from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
@@ -140,7 +140,7 @@ def test_detokenize_matches_hf_decode(ours, hf_tokenizer, parity_lines):
     assert [s.decode("utf-8") for s in decoded.numpy()] == hf_tokenizer.batch_decode(ids)
 
 
-def hf_pieces(pre_tokenizer: ByteLevel, text: str) -> list[tuple[bytes, int, int]]:
+def hf_pieces(pre_tokenizer: PreTokenizer, text: str) -> list[tuple[bytes, int, int]]:
     """Hugging Face's pre-tokenizer split as (raw bytes, start byte, end byte) per piece."""
     pieces = pre_tokenizer.pre_tokenize_str(text)
     offsets = utf8_offsets(text, [span for _, span in pieces])
@@ -150,7 +150,7 @@ def hf_pieces(pre_tokenizer: ByteLevel, text: str) -> list[tuple[bytes, int, int
     ]
 
 
-def test_pretokenizer_matches_hf_on_corpus(parity_lines):
+def test_pretokenizer_matches_hf_on_corpus(hf_tokenizer, parity_lines):
     lines = parity_lines + source_code_lines()
     pieces, starts, ends = tf.function(gpt2_pretokenizer.pretokenize_with_offsets)(
         tf.constant(lines)
@@ -159,7 +159,7 @@ def test_pretokenizer_matches_hf_on_corpus(parity_lines):
         [piece for piece in zip(*row) if piece[0]]  # empty pieces hold no text
         for row in zip(pieces.to_list(), starts.to_list(), ends.to_list())
     ]
-    reference = ByteLevel(add_prefix_space=False)
+    reference = hf_tokenizer.backend_tokenizer.pre_tokenizer
     assert ours == [hf_pieces(reference, line) for line in lines]
 
 
@@ -176,9 +176,9 @@ def code_point_probes(group: int = 64) -> list[str]:
     return probes
 
 
-def test_pretokenizer_matches_hf_on_every_code_point():
+def test_pretokenizer_matches_hf_on_every_code_point(hf_tokenizer):
     pretokenize = tf.function(gpt2_pretokenizer.pretokenize_with_offsets)
-    reference = ByteLevel(add_prefix_space=False)
+    reference = hf_tokenizer.backend_tokenizer.pre_tokenizer
     probes = code_point_probes()
     for i in range(0, len(probes), 4096):
         batch = probes[i : i + 4096]
