@@ -1,9 +1,9 @@
 """RoBERTa's byte-level BPE tokenizer, in the graph, with the ids of `RobertaTokenizerFast`.
 
-Pipeline: GPT-2 pre-tokenization into words (`gpt2_pretokenizer`); the distinct words of the
-batch only; a word whose bytes are a vocabulary entry that BPE maps to itself gets that id from a
-hash table, every other word runs through the vectorized merge loop (`bpe_merge`) starting from
-one token per byte. Offsets follow Hugging Face: a token that starts or ends inside a multi-byte
+Pipeline: GPT-2 pre-tokenization into words (`gpt2_pretokenizer`), then each distinct word of
+the batch is encoded once: a word whose bytes are a vocabulary entry that BPE maps to itself gets
+that id from a hash table, every other word runs through the vectorized merge loop (`bpe_merge`)
+starting from one token per byte. Offsets follow Hugging Face: a token that starts or ends inside a multi-byte
 character covers the whole character, and leading / trailing spaces are trimmed
 (`trim_offsets`). All tables are graph constants built from `vocab.json` and `merges.txt` at
 construction, so no file path is kept. Input must be valid UTF-8 (as a Python str always is);
