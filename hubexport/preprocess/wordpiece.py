@@ -102,13 +102,23 @@ class WordPieceTokenizer(InGraphTokenizer):
         skipped = set(self.special_tokens.as_dict().values())  # what HF's decode skips
         self._skipped_ids = tf.constant(sorted(skipped), tf.int64)
 
+    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """UTF-8 strings [batch] -> int32 ids [batch, (tokens)], skipping all offset work."""
+        return self._tokenize(strings, with_offsets=False)[0]
+
     def tokenize_with_offsets(
         self, strings: tf.Tensor
     ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """UTF-8 strings [batch] -> int32 ids, int64 start and end byte offsets, each
         [batch, (tokens)]."""
+        return self._tokenize(strings, with_offsets=True)
+
+    def _tokenize(self, strings: tf.Tensor, with_offsets: bool) -> tuple[tf.RaggedTensor, ...]:
         strings = tf.convert_to_tensor(strings, tf.string)
         is_ascii = tf.strings.regex_full_match(strings, fast_path.ASCII_LINE)
+
+        def fast_only():
+            return self._tokenize_fast(strings, with_offsets)
 
         def partitioned():
             fast = is_ascii | (
@@ -121,30 +131,35 @@ class WordPieceTokenizer(InGraphTokenizer):
                 other_rows = tf.reshape(tf.where(~fast), [-1])
                 return _in_input_order(
                     fast_rows,
-                    self._tokenize_fast(tf.gather(strings, fast_rows)),
+                    self._tokenize_fast(tf.gather(strings, fast_rows), with_offsets),
                     other_rows,
-                    self._tokenize_general(tf.gather(strings, other_rows)),
+                    self._tokenize_general(tf.gather(strings, other_rows), with_offsets),
                 )
 
-            return tf.cond(tf.reduce_all(fast), lambda: self._tokenize_fast(strings), split_paths)
+            return tf.cond(tf.reduce_all(fast), fast_only, split_paths)
 
-        return tf.cond(tf.reduce_all(is_ascii), lambda: self._tokenize_fast(strings), partitioned)
+        return tf.cond(tf.reduce_all(is_ascii), fast_only, partitioned)
 
-    def _tokenize_fast(self, strings: tf.Tensor):
+    def _tokenize_fast(self, strings: tf.Tensor, with_offsets: bool):
         """Lines on which tf.text's FastBertTokenizer is exact (byte offsets are kept as is:
         ASCII lowercasing does not move them)."""
         if self._ascii_lowercase_first:
             strings = tf.strings.lower(strings)
-        return self._fast_tokenizer.tokenize_with_offsets(strings)
+        if with_offsets:
+            return self._fast_tokenizer.tokenize_with_offsets(strings)
+        return (self._fast_tokenizer.tokenize(strings),)
 
-    def _tokenize_general(self, strings: tf.Tensor):
+    def _tokenize_general(self, strings: tf.Tensor, with_offsets: bool):
         """Any lines: exact normalization and split, then WordPiece per word."""
         words = self._pretokenizer.split(strings)
         word_text = words.words.flat_values
         too_long = words.normalized_starts.row_lengths() > MAX_CHARS_PER_WORD
-        ids, starts, ends = self._word_wordpiece.tokenize_with_offsets(
-            tf.where(too_long, LONG_WORD, word_text)
-        )
+        word_inputs = tf.where(too_long, LONG_WORD, word_text)
+        if not with_offsets:
+            ids = self._word_wordpiece.tokenize(word_inputs)
+            line_splits = tf.gather(ids.row_splits, words.words.row_splits)
+            return (tf.RaggedTensor.from_row_splits(ids.flat_values, line_splits, validate=False),)
+        ids, starts, ends = self._word_wordpiece.tokenize_with_offsets(word_inputs)
         # Token byte offsets inside the normalized word -> its first and last normalized character
         # (clipped: the stand-in of a long word is longer than the word) -> input byte offsets.
         word_bytes = tf.cast(tf.strings.length(word_text), tf.int64)
