@@ -16,6 +16,9 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_hub as hub
+import tf_keras
+import transformers
 
 from hubexport.errors import ConfigError, ExportDirError
 from hubexport.preprocess.preprocessor_export import export_preprocessor
@@ -26,13 +29,45 @@ from tests.support import packing_reference
 
 EXPORT_FAMILIES = ["wordpiece", "albert", "xlm_roberta", "roberta"]
 PACKED = ("input_word_ids", "input_mask", "input_type_ids")
+# The Hugging Face decode call each family's `detokenize` promises to equal (see its docstring).
+# Families whose offsets are the fast HF tokenizer's; the SentencePiece ones follow sentencepiece's
+# own offsets (tested in test_sentencepiece_parity.py), which the slow HF tokenizers do not give.
+OFFSETS_AS_FAST_HF = ("wordpiece", "roberta")
+DECODE_OPTIONS = {"wordpiece": dict(skip_special_tokens=True, clean_up_tokenization_spaces=False)}
 
 
 @pytest.fixture(scope="module")
-def lines(parity_lines) -> list[str]:
+def spread_lines(parity_lines) -> list[str]:
     """About 250 lines spread over the whole parity set (plain text, CJK and the hard cases)."""
     usable = text_without_special_tokens(parity_lines)
     return usable[:: max(len(usable) // 250, 1)] + [""]
+
+
+@pytest.fixture(scope="module")
+def family_lines(spread_lines, family_dir, hf_tokenizer):
+    """A callable: family -> the spread lines, for ALBERT only those where Hugging Face's slow
+    and fast tokenizers agree.
+
+    Our ALBERT tokenizer follows the slow (sentencepiece) AlbertTokenizer, and on about a fifth
+    of the lines HF's own fast conversion differs from it; packing is compared with the fast one.
+    """
+
+    def select(family: str) -> list[str]:
+        if family != "albert":
+            return spread_lines
+        slow = transformers.AlbertTokenizer.from_pretrained(str(family_dir("albert")))
+        fast_ids = hf_tokenizer("albert")(spread_lines, add_special_tokens=False)["input_ids"]
+        slow_ids = slow(spread_lines, add_special_tokens=False)["input_ids"]
+        agreed = [line for line, a, b in zip(spread_lines, fast_ids, slow_ids) if a == b]
+        assert len(agreed) > 150
+        return agreed
+
+    return select
+
+
+@pytest.fixture
+def lines(family, family_lines) -> list[str]:
+    return family_lines(family)
 
 
 def hf_inputs(hf, first, second=None, seq_length=EXPORT_SEQ_LENGTH) -> dict[str, np.ndarray]:
@@ -76,18 +111,23 @@ def test_tokenize_and_offsets_equal_hugging_face(family, loaded_preprocessor, hf
     ids, starts, ends = preprocessor.tokenize_with_offsets(tf.constant(lines))
     assert ids.to_list() == expected["input_ids"]
     assert starts.dtype == ends.dtype == tf.int64
-    # Our offsets count bytes, Hugging Face's count characters: equal on ASCII lines.
-    ascii_rows = [i for i, line in enumerate(lines) if line.isascii()]
-    assert len(ascii_rows) > 100
-    for row in ascii_rows:
-        ours = list(zip(starts[row].numpy().tolist(), ends[row].numpy().tolist()))
-        assert ours == [tuple(pair) for pair in expected["offset_mapping"][row]], lines[row]
+    for row, line in enumerate(lines):
+        spans = list(zip(starts[row].numpy().tolist(), ends[row].numpy().tolist()))
+        assert all(0 <= start <= end <= len(line.encode()) for start, end in spans), line
+    if family in OFFSETS_AS_FAST_HF:
+        # Our offsets count bytes, Hugging Face's count characters: equal on ASCII lines.
+        ascii_rows = [i for i, line in enumerate(lines) if line.isascii()]
+        assert len(ascii_rows) > 100
+        for row in ascii_rows:
+            ours = list(zip(starts[row].numpy().tolist(), ends[row].numpy().tolist()))
+            assert ours == [tuple(pair) for pair in expected["offset_mapping"][row]], lines[row]
 
 
 @pytest.mark.parametrize("family", EXPORT_FAMILIES)
 def test_bert_pack_inputs_takes_seq_length_at_call_time(family, loaded_preprocessor, hf_tokenizer, lines):
     preprocessor, hf = loaded_preprocessor(family), hf_tokenizer(family)
-    first, second = lines[:100], lines[100:200]
+    half = len(lines) // 2
+    first, second = lines[:half], lines[half : 2 * half]
     a, b = preprocessor.tokenize(tf.constant(first)), preprocessor.tokenize(tf.constant(second))
     for seq_length in (11, 20, 64):
         assert_inputs_equal(preprocessor.bert_pack_inputs([a, b], seq_length=seq_length), hf_inputs(hf, first, second, seq_length))
@@ -118,11 +158,12 @@ def test_bert_pack_inputs_three_segments_of_ragged_rank_two(family, loaded_prepr
 
 
 @pytest.mark.parametrize("family", EXPORT_FAMILIES)
-def test_detokenize_and_special_tokens_equal_hugging_face(family, loaded_preprocessor, hf_tokenizer, lines):
+def test_detokenize_and_special_tokens_equal_hugging_face(family, loaded_preprocessor, hf_tokenizer, family_dir, lines):
     preprocessor, hf = loaded_preprocessor(family), hf_tokenizer(family)
     ids = hf(lines, add_special_tokens=False)["input_ids"]
     decoded = preprocessor.detokenize(tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, row_splits_dtype=tf.int64))
-    assert [text.decode("utf-8") for text in decoded.numpy()] == hf.batch_decode(ids)
+    decoder = transformers.AlbertTokenizer.from_pretrained(str(family_dir(family))) if family == "albert" else hf
+    assert [text.decode("utf-8") for text in decoded.numpy()] == decoder.batch_decode(ids, **DECODE_OPTIONS.get(family, {}))
     expected = {
         "start_of_sequence_id": hf.cls_token_id,
         "end_of_segment_id": hf.sep_token_id,
@@ -172,15 +213,14 @@ RELOAD_SCRIPT = """
 import json, sys
 import tensorflow as tf
 import tensorflow_text  # registers the custom ops the preprocessor uses
-exports, lines = json.loads(sys.stdin.read())
+exports = json.loads(sys.stdin.read())
 results = {}
-for family, path in exports.items():
+for family, (path, lines) in exports.items():
     preprocessor = tf.saved_model.load(path)
     texts = tf.constant(lines)
     tokens = preprocessor.tokenize(texts)
     results[family] = {
         "root": preprocessor(texts)["input_word_ids"].numpy().tolist(),
-        "pair": preprocessor.signatures["serving_pair"](text_a=texts, text_b=texts[::-1])["input_type_ids"].numpy().tolist(),
         "packed": preprocessor.bert_pack_inputs([tokens, tokens[::-1]], seq_length=13)["input_word_ids"].numpy().tolist(),
     }
 results["modules"] = sorted(name for name in sys.modules if name.split(".")[0] in ("hubexport", "tests", "transformers"))
@@ -188,28 +228,23 @@ print(json.dumps(results))
 """
 
 
-def test_reloads_in_a_process_with_only_tensorflow_text(exported_preprocessor, hf_tokenizer, lines):
-    exports = {family: str(exported_preprocessor(family)[0]) for family in EXPORT_FAMILIES}
-    sample = lines[:40]
+def test_reloads_in_a_process_with_only_tensorflow_text(exported_preprocessor, hf_tokenizer, family_lines):
+    exports = {family: (str(exported_preprocessor(family)[0]), family_lines(family)[:40]) for family in EXPORT_FAMILIES}
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     completed = subprocess.run(
-        [sys.executable, "-c", RELOAD_SCRIPT], input=json.dumps([exports, sample]), capture_output=True, text=True,
+        [sys.executable, "-c", RELOAD_SCRIPT], input=json.dumps(exports), capture_output=True, text=True,
         cwd="/", env=environment, check=True,
     )
     results = json.loads(completed.stdout.strip().splitlines()[-1])
     assert results.pop("modules") == []
     for family, got in results.items():
-        hf = hf_tokenizer(family)
+        hf, sample = hf_tokenizer(family), exports[family][1]
         assert got["root"] == hf_inputs(hf, sample)["input_word_ids"].tolist()
-        assert got["pair"] == hf_inputs(hf, sample, sample[::-1])["input_type_ids"].tolist()
         assert got["packed"] == hf_inputs(hf, sample, sample[::-1], 13)["input_word_ids"].tolist()
 
 
 @pytest.mark.parametrize("family", ["wordpiece", "roberta"])
 def test_seed_card_keras_snippets_run_on_the_export(family, exported_preprocessor, hf_tokenizer, lines):
-    import tensorflow_hub as hub
-    import tf_keras
-
     path, hf, sample = str(exported_preprocessor(family)[0]), hf_tokenizer(family), lines[:30]
     text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
     preprocessor = hub.KerasLayer(path)
@@ -228,7 +263,7 @@ def test_seed_card_keras_snippets_run_on_the_export(family, exported_preprocesso
         assert_inputs_equal(got, hf_inputs(hf, sample, sample[::-1], seq_length))
 
 
-@pytest.mark.parametrize("family", ["wordpiece", "albert"])
+@pytest.mark.parametrize("family", ["wordpiece"])  # the family whose vocabulary is an asset file
 def test_a_reloaded_preprocessor_saved_again_still_works(family, exported_preprocessor, hf_tokenizer, lines, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(exported_preprocessor(family)[0], copy)
@@ -249,12 +284,14 @@ def roberta_tokenizer(family_dir):
     return load_tokenizer(family_dir("roberta"))
 
 
-def test_waterfall_truncation_keeps_first_segments(roberta_tokenizer, hf_tokenizer, lines):
+def test_waterfall_truncation_keeps_first_segments(roberta_tokenizer, hf_tokenizer, spread_lines):
+    lines = spread_lines
     module = PreprocessorModule(roberta_tokenizer, default_seq_length=16, truncation="waterfall")
     hf = hf_tokenizer("roberta")
     # Hugging Face's "only_second" is waterfall when the first segment fits the budget alone.
     ids = hf(lines[:200], add_special_tokens=False)["input_ids"]
-    rows = [i for i in range(100) if len(ids[i]) <= 16 - 4]
+    # ("only_second" refuses to cut the second segment down to nothing.)
+    rows = [i for i in range(100) if len(ids[i]) < 16 - 4 and ids[100 + i]]
     assert len(rows) > 10 and any(len(ids[i]) + len(ids[100 + i]) > 16 - 4 for i in rows)
     first, second = [lines[i] for i in rows], [lines[100 + i] for i in rows]
     packed = module.bert_pack_inputs([module.tokenize(tf.constant(first)), module.tokenize(tf.constant(second))])

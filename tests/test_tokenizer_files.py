@@ -7,13 +7,11 @@ import pathlib
 import shutil
 import tempfile
 
-import numpy as np
 import pytest
 import tensorflow as tf
 import transformers
 
 from hubexport.errors import TokenizerFilesError
-from hubexport.preprocess.preprocessor_export import export_preprocessor
 from hubexport.preprocess.tokenizer_files import describe_tokenizer, load_tokenizer
 from tests.fixtures.preprocessors import text_without_special_tokens
 
@@ -102,34 +100,38 @@ def test_tokenizer_json_alone_is_extracted_to_the_classic_files(bert_cased_token
     assert spec.files["merges_file"].read_text(encoding="utf-8").splitlines()[1:] == original_merges[1:]
 
 
-def test_export_from_tokenizer_json_alone_carries_its_assets(bert_uncased_tokenizer_dir, parity_lines, tmp_path):
+def test_vocabulary_extracted_from_tokenizer_json_travels_as_an_asset(bert_uncased_tokenizer_dir, parity_lines, tmp_path):
     source = copy_files(bert_uncased_tokenizer_dir, tmp_path / "only_json", ["tokenizer.json"])
     before = scratch_dirs()
-    tokenizer = load_tokenizer(source)
+    module = tf.Module()
+    module.tokenizer = load_tokenizer(source)
     assert len(scratch_dirs() - before) == 1
-    export_dir = export_preprocessor(tokenizer, tmp_path / "export", default_seq_length=24)
-    del tokenizer
+    module.tokenize = tf.function(module.tokenizer.tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    del module
     gc.collect()
     assert scratch_dirs() - before == set()
     shutil.rmtree(source)
-    assert (export_dir / "assets" / "vocab.txt").is_file()
-    lines = text_without_special_tokens(parity_lines)[:50]
+    assert (tmp_path / "saved" / "assets" / "vocab.txt").is_file()
+    lines = text_without_special_tokens(parity_lines)[:100]
     hf = transformers.BertTokenizerFast(tokenizer_file=str(bert_uncased_tokenizer_dir / "tokenizer.json"))
-    expected = hf(lines, truncation=True, max_length=24, padding="max_length")["input_ids"]
-    got = tf.saved_model.load(str(export_dir))(tf.constant(lines))["input_word_ids"]
-    np.testing.assert_array_equal(got.numpy(), np.array(expected))
+    tokens = tf.saved_model.load(str(tmp_path / "saved")).tokenize(tf.constant(lines))
+    assert tokens.to_list() == hf(lines, add_special_tokens=False)["input_ids"]
 
 
 @pytest.fixture
-def bad_dirs(tmp_path, albert_tokenizer_dir, xlm_roberta_tokenizer_dir, roberta_tokenizer_dir):
+def bad_dirs(tmp_path, albert_tokenizer_dir, roberta_tokenizer_dir):
     """name -> a broken tokenizer directory."""
     dirs = {"empty": tmp_path / "empty"}
     dirs["empty"].mkdir()
     dirs["gpt2"] = tmp_path / "gpt2"
     dirs["gpt2"].mkdir()
     (dirs["gpt2"] / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "GPT2Tokenizer"}))
-    dirs["albert_without_model"] = copy_files(albert_tokenizer_dir, tmp_path / "albert", ["tokenizer.json", "tokenizer_config.json"])
-    dirs["unigram_json_only"] = copy_files(xlm_roberta_tokenizer_dir, tmp_path / "unigram", ["tokenizer.json"])
+    dirs["albert_without_model"] = copy_files(albert_tokenizer_dir, tmp_path / "albert", ["tokenizer_config.json"])
+    dirs["unigram_json_only"] = tmp_path / "unigram"
+    dirs["unigram_json_only"].mkdir()
+    fast = transformers.AutoTokenizer.from_pretrained(str(albert_tokenizer_dir))
+    fast.backend_tokenizer.save(str(dirs["unigram_json_only"] / "tokenizer.json"))
     dirs["broken_config"] = copy_files(roberta_tokenizer_dir, tmp_path / "broken", ["vocab.json", "merges.txt"])
     (dirs["broken_config"] / "tokenizer_config.json").write_text("{not json")
     dirs["roberta_without_merges"] = copy_files(roberta_tokenizer_dir, tmp_path / "nomerges", ["vocab.json", "tokenizer_config.json"])
