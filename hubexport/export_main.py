@@ -129,8 +129,7 @@ def export_from_flags() -> None:
             warn_random_weights(source.architecture)
 
     def write_encoder(directory, overwrite: bool = False) -> None:
-        export_encoder(source.model, directory, overwrite=overwrite,
-                       metadata={"architecture": source.architecture, "weights": source.weights})
+        export_encoder(source.model, directory, overwrite=overwrite, metadata=source.metadata)
 
     def write_preprocessor(directory, overwrite: bool = False) -> None:
         export_preprocessor(tokenizer, directory, default_seq_length=FLAGS.default_seq_length,
