@@ -46,7 +46,8 @@ class Piece:
 
 @dataclasses.dataclass(frozen=True)
 class CharTable:
-    """`packed[blocks[c >> 8] + (c & 255)]` describes code point `c` (`blocks` holds offsets).
+    """`packed[blocks[c >> 8] + c]` describes code point `c` (`blocks` holds, per block of 256
+    code points, where its deduplicated copy starts minus where the block starts).
 
     `multi_code_points` (sorted) have several outputs; row i of `multi_elements` holds outputs
     1..width-1. With `strip_accents`, `full_*` list every NFD piece (dropped ones flagged) of
@@ -184,7 +185,7 @@ def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) ->
     )
     marks = np.flatnonzero(ccc)
     return CharTable(
-        blocks=(blocks.reshape(-1) << BLOCK_BITS).astype(np.int32),
+        blocks=((blocks.reshape(-1) - np.arange(blocks.size)) << BLOCK_BITS).astype(np.int32),
         packed=unique_blocks.reshape(-1),
         multi_code_points=multi_code_points,
         multi_elements=multi_elements,

@@ -102,14 +102,13 @@ class BertPreTokenizer(tf.Module):
         strings = tf.strings.join([tf.convert_to_tensor(strings, tf.string), " "])
         code_points, starts = tf.strings.unicode_decode_with_offsets(strings, "UTF-8")
         cp = code_points.flat_values
-        low_bits = tf.bitwise.bitwise_and(cp, (1 << table_lib.BLOCK_BITS) - 1)
         block = tf.gather(self._blocks, tf.bitwise.right_shift(cp, table_lib.BLOCK_BITS))
-        packed = tf.gather(self._packed, block + low_bits)
+        packed = tf.gather(self._packed, block + cp)
         elements = self._expand(cp, packed)
         if self._reorder:
-            movable = tf.not_equal(tf.bitwise.bitwise_and(packed, 1 << table_lib.MARK_SHIFT), 0)
+            movable = tf.bitwise.bitwise_and(packed, 1 << table_lib.MARK_SHIFT)
             elements = tf.cond(
-                tf.reduce_any(movable),
+                tf.reduce_max(movable) > 0,
                 lambda: self._canonical_order(cp, elements),
                 lambda: elements,
             )
@@ -209,13 +208,11 @@ class BertPreTokenizer(tf.Module):
         # Removed characters are no elements, so they never separate.
         after_break = tf.concat([tf.ones_like(is_space[:1]), is_space[:-1] | isolated[:-1]], 0)
         kept = _flat_where(~is_space)
-        src = tf.gather(elements.src, kept)
         code = tf.gather(elements.code, kept)
         word_starts = _flat_where(tf.gather(after_break | isolated, kept))
         chars = tf.RaggedTensor.from_row_starts(code, word_starts, validate=False)
-        word_line = tf.searchsorted(
-            line_splits[1:], tf.gather(src, word_starts), side="right", out_type=tf.int64
-        )
+        word_src = tf.gather(elements.src, tf.gather(kept, word_starts))
+        word_line = tf.searchsorted(line_splits[1:], word_src, side="right", out_type=tf.int64)
         words = tf.RaggedTensor.from_value_rowids(
             tf.strings.unicode_encode(chars, "UTF-8"),
             word_line,
@@ -224,6 +221,7 @@ class BertPreTokenizer(tf.Module):
         )
         offsets = tf.cumsum(utf8_length(code), exclusive=True)
         word_offsets = tf.gather(tf.gather(offsets, word_starts), row_ids(chars.row_splits))
+        src = tf.gather(elements.src, kept)
         return Words(
             words=words,
             normalized_starts=chars.with_flat_values(offsets - word_offsets),

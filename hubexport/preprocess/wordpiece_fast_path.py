@@ -43,7 +43,7 @@ def ascii_lowercase_first(lowercase: bool, strip_accents: bool) -> bool:
 
 
 def _hf_facts(table: table_lib.CharTable, cps: np.ndarray):
-    packed = table.packed[table.blocks[cps >> table_lib.BLOCK_BITS] + (cps & 0xFF)].astype(np.int64)
+    packed = table.packed[table.blocks[cps >> table_lib.BLOCK_BITS] + cps].astype(np.int64)
     count = (packed >> table_lib.COUNT_SHIFT) & table_lib.COUNT_MASK
     mark = (packed >> table_lib.MARK_SHIFT) & 1
     kind = packed & table_lib.KIND_MASK
