@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
@@ -36,6 +37,14 @@ NORMALIZER_CONFIGS = {  # (lowercase, strip_accents, tokenize_chinese_chars)
     "cased": (False, False, True),
     "lowercase_only": (True, False, True),
     "strip_only_no_cjk": (False, True, False),
+}
+# Every code point for the configurations real checkpoints use; the two unusual ones (which
+# share all tables) up to the end of the CJK planes plus the tag / variation-selector plane.
+PROBED_RANGES = {
+    "uncased": [(0, 0x110000)],
+    "cased": [(0, 0x110000)],
+    "lowercase_only": [(0, 0x30000), (0xE0000, 0xE1000)],
+    "strip_only_no_cjk": [(0, 0x30000), (0xE0000, 0xE1000)],
 }
 HARD_LINES = [
     "",
@@ -197,7 +206,12 @@ def test_every_code_point_normalizes_and_splits_like_hf(config):
     """Each code point between letters and alone between spaces: the normalized words equal
     HF BertNormalizer + BertPreTokenizer's (a probe of the real Rust tables)."""
     normalizer, pre_tokenizer = _hf_normalizer(config), HFBertPreTokenizer()
-    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    chars = [
+        chr(c)
+        for first, end in PROBED_RANGES[config]
+        for c in range(first, end)
+        if not 0xD800 <= c <= 0xDFFF
+    ]
     lines = [
         "".join(f"x{c}y {c} " for c in chars[i : i + CODE_POINTS_PER_LINE])
         for i in range(0, len(chars), CODE_POINTS_PER_LINE)
@@ -211,6 +225,28 @@ def test_every_code_point_normalizes_and_splits_like_hf(config):
     theirs = ["\x1f".join(_hf_words(normalizer, pre_tokenizer, line)) for line in lines]
     bad = [(lines[i], ours[i], theirs[i]) for i in range(len(lines)) if ours[i] != theirs[i]]
     assert not bad, f"{len(bad)} lines differ, first: {bad[0]!r}"
+
+
+@pytest.mark.parametrize("lowercase", [True, False], ids=["uncased", "cased"])
+def test_every_agreeing_code_point_takes_the_fast_path_like_hf(tmp_path, lowercase):
+    """Each code point the fast path accepts, between letters and alone: ids and offsets equal
+    HF's under a vocabulary holding every normalized character (alone and as `##` piece), so any
+    difference in normalization or splitting changes the ids."""
+    word, separator = wordpiece_fast_path.agreeing_code_points(lowercase, lowercase, True)
+    chars = [chr(c) for c in np.union1d(word, separator)]
+    normalizer = BertNormalizer(lowercase=lowercase)
+    pieces = sorted({normalizer.normalize_str(c).strip() for c in chars} - {""})
+    vocab = list(SPECIAL_STRINGS) + ["x", "##y"] + pieces + ["##" + p for p in pieces]
+    (tmp_path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    hf = BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=lowercase)
+    hf.save_pretrained(str(tmp_path))
+    lines = [
+        "".join(f"x{c}y {c} " for c in chars[i : i + CODE_POINTS_PER_LINE])
+        for i in range(0, len(chars), CODE_POINTS_PER_LINE)
+    ]
+    agreeing_line, _ = wordpiece_fast_path.line_patterns(lowercase, lowercase, True)
+    assert tf.strings.regex_full_match(lines, agreeing_line).numpy().all()
+    assert_same_tokens(_pair(tmp_path, lowercase), lines)
 
 
 def _hf_words_with_offsets(normalizer, pre_tokenizer, line: str) -> list[tuple[str, int, int]]:

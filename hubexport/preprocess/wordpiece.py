@@ -61,7 +61,10 @@ class WordPieceTokenizer(InGraphTokenizer):
         super().__init__()
         vocab = read_vocab(vocab_file)
         ids = {token: i for i, token in enumerate(vocab)}
-        self.vocab_file = tf.saved_model.Asset(vocab_file)
+        missing = [token for token in (START, END, PADDING, UNKNOWN) if token not in ids]
+        if missing:
+            raise ValueError(f"the WordPiece vocabulary {vocab_file} lacks {', '.join(missing)}")
+        self.vocab_file = tf.saved_model.Asset(str(vocab_file))
         self.vocab_size = len(vocab)
         self.packing_style = "bert"
         self.special_tokens = SpecialTokens(
