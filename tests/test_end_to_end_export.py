@@ -5,9 +5,7 @@ Exports come from tests/fixtures/end_to_end.py (one per family, tokenizer source
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -150,39 +148,6 @@ def test_fine_tuning_through_hub_keras_layer_updates_the_encoder(end_to_end_case
               epochs=1, verbose=0)
     changed = sum(not np.array_equal(b, v.numpy()) for b, v in zip(before, embedder.trainable_variables))
     assert changed > len(before) // 2
-
-
-FRESH_PROCESS = """
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # registers the tf.text ops of the in-graph tokenizer
-exports, lines = json.loads(sys.stdin.read())
-texts = tf.constant(lines)
-results = {}
-for family, path in exports.items():
-    loaded = tf.saved_model.load(path)
-    results[family] = {
-        "call": loaded(texts)["embedding"].numpy().tolist(),
-        "pair": loaded.signatures["serving_pair"](text_a=texts, text_b=texts[::-1])["embedding"].numpy().tolist(),
-    }
-results["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in ("hubexport", "tests", "transformers"))
-print(json.dumps(results))
-"""
-
-
-def test_reloads_in_a_process_with_only_tensorflow_text(end_to_end_case, loaded_end_to_end, lines):
-    exports, sample = {family: str(end_to_end_case(family).export.path) for family in FAMILIES}, lines[:30]
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    completed = subprocess.run([sys.executable, "-c", FRESH_PROCESS], input=json.dumps([exports, sample]),
-                               capture_output=True, text=True, cwd="/", env=environment, check=True)
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert results.pop("modules") == []
-    texts = tf.constant(sample)
-    for family, got in results.items():
-        loaded = loaded_end_to_end(family)
-        np.testing.assert_allclose(got["call"], loaded(texts)["embedding"].numpy(), rtol=0, atol=1e-6)
-        pair = loaded.signatures["serving_pair"](text_a=texts, text_b=texts[::-1])["embedding"].numpy()
-        np.testing.assert_allclose(got["pair"], pair, rtol=0, atol=1e-6)
 
 
 def test_saved_model_cli_run_returns_the_same_embeddings(end_to_end_case, loaded_end_to_end, tmp_path):

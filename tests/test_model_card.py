@@ -55,24 +55,18 @@ def test_end_to_end_card_states_the_real_model(family, end_to_end_case):
 
 @pytest.fixture(scope="module")
 def companion_cards(end_to_end_case, tmp_path_factory) -> dict[str, pathlib.Path]:
-    """Encoder and preprocessor cards written into copies of the session's separate exports,
-    with and without their companion export."""
+    """An encoder card and a preprocessor card, written into copies of the session's separate
+    exports, each naming the other as its companion (so every example template is present)."""
     case, root = end_to_end_case("wordpiece"), tmp_path_factory.mktemp("cards")
     encoder, preprocessor = root / "encoder", root / "preprocessor"
     shutil.copytree(case.encoder_dir, encoder)
     shutil.copytree(case.preprocessor_dir, preprocessor)
     preprocessing = export_metadata(case.export.path)["preprocessing"]
-    cards = {}
-    encoder_metadata = export_metadata(encoder)
-    for name, kind, directory, metadata in (
-        ("encoder", "encoder", encoder, encoder_metadata),
-        ("encoder_with_text", "encoder", encoder, {**encoder_metadata, "preprocessor_path": str(preprocessor)}),
-        ("preprocessor", "preprocessor", preprocessor, {"preprocessing": preprocessing}),
-        ("preprocessor_with_encoder", "preprocessor", preprocessor,
-         {"preprocessing": preprocessing, "encoder_path": str(encoder)}),
-    ):
-        cards[name] = write_model_card(directory, kind, metadata).rename(root / f"{name}.md")
-    return cards
+    return {
+        "encoder": write_model_card(encoder, "encoder", {**export_metadata(encoder), "preprocessor_path": str(preprocessor)}),
+        "preprocessor": write_model_card(preprocessor, "preprocessor",
+                                         {"preprocessing": preprocessing, "encoder_path": str(encoder)}),
+    }
 
 
 def test_encoder_and_preprocessor_cards(companion_cards):
@@ -81,11 +75,13 @@ def test_encoder_and_preprocessor_cards(companion_cards):
     assert f"a list of {E2E_LAYERS} tensors `[batch size, sequence length, {E2E_HIDDEN}]`" in encoder
     assert f"encoder_outputs_{E2E_LAYERS - 1}" in encoder
     assert "## Preprocessing" not in encoder
+    assert f'hub.KerasLayer("{companion_cards["preprocessor"].parent}")' in encoder
     preprocessor = companion_cards["preprocessor"].read_text()
     assert "<!-- task: text-preprocessing -->" in preprocessor and "<!-- fine-tunable: false -->" in preprocessor
     assert "network-architecture" not in preprocessor
     assert f"`[batch size, {E2E_SEQ_LENGTH}]`" in preprocessor
     assert "WordPiece" in preprocessor
+    assert f'hub.KerasLayer("{companion_cards["encoder"].parent}", trainable=True)' in preprocessor
 
 
 SNIPPET_RUNNER = """
@@ -99,7 +95,8 @@ for name, program in json.loads(sys.stdin.read()):
         results.append([name, None, output.getvalue()])
     except Exception:
         results.append([name, traceback.format_exc(), output.getvalue()])
-print(json.dumps(results))
+modules = sorted(m for m in sys.modules if m.split(".")[0] in ("hubexport", "tests", "transformers"))
+print(json.dumps([results, modules]))
 """
 
 
@@ -108,12 +105,13 @@ def test_every_python_example_of_the_cards_runs_against_the_exports(end_to_end_c
              **{name: path.read_text() for name, path in companion_cards.items()}}
     programs = [(f"{card}[{index}]", block) for card, text in cards.items()
                 for index, block in enumerate(python_blocks(text))]
-    assert len(programs) == 4 + 2 * 2 + 3 * 2
+    assert len(programs) == 4 + 3 + 4
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     completed = subprocess.run([sys.executable, "-c", SNIPPET_RUNNER], input=json.dumps(programs), cwd="/",
                                env=environment, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    results, modules = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert modules == []  # the exports load with TensorFlow, tf.text and TF Hub alone
     failures = {name: error for name, error, _ in results if error}
     assert not failures, failures
     assert all(output.strip() for _, _, output in results)

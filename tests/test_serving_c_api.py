@@ -7,6 +7,7 @@ the ones Python computes.
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -60,7 +61,10 @@ def run_embed(program: pathlib.Path, export: pathlib.Path, texts: list[str], lib
 def test_c_program_embeddings_equal_python(family, embed_program, end_to_end_case, loaded_end_to_end, sentences):
     export = end_to_end_case(family).export.path
     libraries = list(required_text_ops(export))
-    assert [library.name for library in libraries] == (["_fast_wordpiece_tokenizer.so"] if family == "wordpiece" else [])
+    if family == "wordpiece":  # FastWordpiece at least; byte-level BPE is core TensorFlow only
+        assert "_fast_wordpiece_tokenizer.so" in [library.name for library in libraries]
+    else:
+        assert libraries == []
     completed = run_embed(embed_program, export, sentences, libraries)
     assert completed.returncode == 0, completed.stderr[-2000:]
     from_c = np.array([[float(value) for value in row.split()] for row in completed.stdout.splitlines()])
@@ -78,4 +82,5 @@ def test_c_program_prints_other_outputs_and_needs_the_text_op_library(embed_prog
     assert np.max(np.abs(from_c - expected.numpy())) <= 1e-5
     without_library = run_embed(embed_program, export, texts, [])
     assert without_library.returncode != 0
-    assert "FastWordpieceTokenizeWithOffsets" in without_library.stderr
+    missing = re.search(r"Op type not registered '([^']+)'", without_library.stderr)
+    assert missing and any(missing.group(1) in ops for ops in required_text_ops(export).values())

@@ -28,6 +28,7 @@ from hubexport.preprocess.tokenizer import InGraphTokenizer
 from hubexport.savedmodel.atomic import check_destination, export_atomically
 from hubexport.savedmodel.encoder_export import PROBE_TOLERANCE, write_metadata
 from hubexport.savedmodel.end_to_end_root import OUTPUT_NAMES, SIGNATURE_INPUTS, build_end_to_end_root
+from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.serving import layout, warmup
 from hubexport.serving.custom_ops import required_text_ops
 from hubexport.serving.model_card import write_model_card
@@ -56,6 +57,7 @@ def export_end_to_end(
     *,
     serving_version: int | None = None,
     default_seq_length: int = 128,
+    truncation: str = "round_robin",
     overwrite: bool = False,
     metadata: dict[str, Any] | None = None,
 ) -> EndToEndExport:
@@ -63,7 +65,7 @@ def export_end_to_end(
     destination, version = layout.resolve_version_dir(export_dir, serving_version)
     check_destination(destination, overwrite)  # fail before the slow tracing, not after
     base_dir, name = destination.parent, layout.model_name(destination.parent)
-    preprocessor = build_preprocessor(tokenizer, default_seq_length=default_seq_length)
+    preprocessor = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
     root, signatures = build_end_to_end_root(encoder_model, preprocessor)
     dtype = encoder_model.dtype_policy.name
     payload = {"export_type": "end_to_end", "dtype": dtype, "encoder_config": encoder_model.config.to_dict(),
@@ -85,7 +87,8 @@ def export_end_to_end(
     return EndToEndExport(path, base_dir, version, name, instructions)
 
 
-def probe_end_to_end(saved_dir: pathlib.Path, root, signatures: dict[str, Any], tolerance: float) -> None:
+def probe_end_to_end(saved_dir: pathlib.Path, root: ReusableSavedModelRoot, signatures: dict[str, Any],
+                     tolerance: float) -> None:
     """Reloads `saved_dir`; replays the warm-up requests and the root call against the in-memory model."""
     loaded = tf.saved_model.load(str(saved_dir))
     texts = tf.constant(PROBE_TEXTS)

@@ -89,39 +89,45 @@ print(model.signatures["serving_default"](text=texts)["embedding"])
 
 
 def encoder_examples(path: str, hidden: int, num_layers: int, preprocessor_path: str | None) -> dict[str, str]:
-    """Title -> program, for the encoder at `path` (text in when its preprocessor's path is known)."""
+    """Title -> program, for the encoder at `path`; text in too when its preprocessor's path is known."""
     handle = json.dumps(path)
-    if preprocessor_path is None:
-        inputs_line = ("encoder_inputs = {name: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=name)\n"
-                       f"                  for name in {ENCODER_INPUTS!r}}}")
-        example = ('# One example of 4 tokens padded to 6; real ids come from the matching preprocessor.\n'
-                   'print(model({"input_word_ids": tf.constant([[1, 2, 3, 4, 0, 0]]),\n'
-                   '             "input_mask": tf.constant([[1, 1, 1, 1, 0, 0]]),\n'
-                   '             "input_type_ids": tf.constant([[0, 0, 0, 0, 0, 0]])}))')
-        model_input, text_import = "encoder_inputs", ""
-    else:
-        inputs_line = ("text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)\n"
-                       f"preprocessor = hub.KerasLayer({json.dumps(preprocessor_path)})\n"
-                       "encoder_inputs = preprocessor(text_input)")
-        example = 'print(model(tf.constant(["(your text here)"])))'
-        model_input, text_import = "text_input", TEXT_OPS_IMPORT + "\n"
-    return {
+    examples = {
         "Encoder outputs with hub.KerasLayer (tf_keras, fine-tunable)": f'''\
 import tensorflow as tf
 import tensorflow_hub as hub
-{text_import}import tf_keras
+import tf_keras
 
-{inputs_line}
+encoder_inputs = {{name: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=name)
+                  for name in {ENCODER_INPUTS!r}}}
 encoder = hub.KerasLayer({handle}, trainable=True)
 encoder_outputs = encoder(encoder_inputs)
 pooled_output = encoder_outputs["pooled_output"]      # [batch_size, {hidden}].
 sequence_output = encoder_outputs["sequence_output"]  # [batch_size, seq_length, {hidden}].
 assert len(encoder_outputs["encoder_outputs"]) == {num_layers}  # one [batch_size, seq_length, {hidden}] per layer.
-model = tf_keras.Model({model_input}, pooled_output)
+model = tf_keras.Model(encoder_inputs, pooled_output)
 
-{example}
+# One example of 4 tokens padded to 6; real ids come from the matching preprocessor.
+print(model({{"input_word_ids": tf.constant([[1, 2, 3, 4, 0, 0]]),
+             "input_mask": tf.constant([[1, 1, 1, 1, 0, 0]]),
+             "input_type_ids": tf.constant([[0, 0, 0, 0, 0, 0]])}}))
 ''',
-        "Keras 3 (keras.layers.TFSMLayer)": f'''\
+    }
+    if preprocessor_path is not None:
+        examples["Text input with the matching preprocessor (as on TF Hub)"] = f'''\
+import tensorflow as tf
+import tensorflow_hub as hub
+{TEXT_OPS_IMPORT}
+import tf_keras
+
+text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
+preprocessor = hub.KerasLayer({json.dumps(preprocessor_path)})
+encoder_inputs = preprocessor(text_input)
+encoder = hub.KerasLayer({handle}, trainable=True)
+pooled_output = encoder(encoder_inputs)["pooled_output"]  # [batch_size, {hidden}].
+model = tf_keras.Model(text_input, pooled_output)
+print(model(tf.constant(["(your text here)"])))
+'''
+    examples["Keras 3 (keras.layers.TFSMLayer)"] = f'''\
 import keras
 import tensorflow as tf
 
@@ -130,26 +136,14 @@ outputs = encoder({{"input_word_ids": tf.constant([[1, 2, 3, 0]]),
                    "input_mask": tf.constant([[1, 1, 1, 0]]),
                    "input_type_ids": tf.constant([[0, 0, 0, 0]])}})
 print(outputs["pooled_output"].shape, outputs["sequence_output"].shape)  # (1, {hidden}) (1, 4, {hidden})
-''',
-    }
+'''
+    return examples
 
 
 def preprocessor_examples(path: str, seq_length: int, encoder_path: str | None) -> dict[str, str]:
-    """Title -> program, for the preprocessor at `path` (chained with its encoder when known)."""
+    """Title -> program, for the preprocessor at `path`; chained with its encoder when its path is known."""
     handle = json.dumps(path)
-    if encoder_path is None:
-        single_tail = ("model = tf_keras.Model(text_input, encoder_inputs)\n"
-                       f'print(model(tf.constant(["(your text here)"])))  # three int32 [1, {seq_length}] tensors')
-        pair_tail = ("model = tf_keras.Model(text_inputs, encoder_inputs)\n"
-                     'print(model([tf.constant(["(first segment)"]), tf.constant(["(second segment)"])]))')
-    else:
-        encoder_lines = (f"encoder = hub.KerasLayer({json.dumps(encoder_path)}, trainable=True)\n"
-                         'pooled_output = encoder(encoder_inputs)["pooled_output"]\n')
-        single_tail = (encoder_lines + "model = tf_keras.Model(text_input, pooled_output)\n"
-                       'print(model(tf.constant(["(your text here)"])))')
-        pair_tail = (encoder_lines + "model = tf_keras.Model(text_inputs, pooled_output)\n"
-                     'print(model([tf.constant(["(first segment)"]), tf.constant(["(second segment)"])]))')
-    return {
+    examples = {
         "Single texts with hub.KerasLayer (tf_keras)": f'''\
 import tensorflow as tf
 import tensorflow_hub as hub
@@ -159,7 +153,8 @@ import tf_keras
 text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
 preprocessor = hub.KerasLayer({handle})
 encoder_inputs = preprocessor(text_input)  # input_word_ids, input_mask, input_type_ids: [batch_size, {seq_length}].
-{single_tail}
+model = tf_keras.Model(text_input, encoder_inputs)
+print(model(tf.constant(["(your text here)"])))
 ''',
         "Multi-segment input: tokenize, then bert_pack_inputs with any seq_length": f'''\
 import tensorflow as tf
@@ -177,17 +172,33 @@ text_inputs = [
 ]
 tokenized_inputs = [tokenize(segment) for segment in text_inputs]
 encoder_inputs = bert_pack_inputs(tokenized_inputs)
-{pair_tail}
+model = tf_keras.Model(text_inputs, encoder_inputs)
+print(model([tf.constant(["(first segment)"]), tf.constant(["(second segment)"])]))
 ''',
-        "Keras 3 (keras.layers.TFSMLayer)": f'''\
+    }
+    if encoder_path is not None:
+        examples["Text to encoder outputs with the matching encoder (as on TF Hub)"] = f'''\
+import tensorflow as tf
+import tensorflow_hub as hub
+{TEXT_OPS_IMPORT}
+import tf_keras
+
+text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
+preprocessor = hub.KerasLayer({handle})
+encoder = hub.KerasLayer({json.dumps(encoder_path)}, trainable=True)
+pooled_output = encoder(preprocessor(text_input))["pooled_output"]
+model = tf_keras.Model(text_input, pooled_output)
+print(model(tf.constant(["(your text here)"])))
+'''
+    examples["Keras 3 (keras.layers.TFSMLayer)"] = f'''\
 import keras
 import tensorflow as tf
 {TEXT_OPS_IMPORT}
 
 preprocessor = keras.layers.TFSMLayer({handle}, call_endpoint="serving_default")
 print(preprocessor(tf.constant(["(your text here)"]))["input_word_ids"])  # int32 [1, {seq_length}]
-''',
-    }
+'''
+    return examples
 
 
 def examples_for(kind: str, path: str, metadata: dict[str, Any]) -> dict[str, str]:
