@@ -16,7 +16,7 @@ from absl import app, flags  # noqa: E402
 
 from hubexport.errors import ConfigError, HubExportError  # noqa: E402
 
-EXPORT_TYPES = ("encoder", "preprocessor", "both", "encoder_with_mlm")
+EXPORT_TYPES = ("encoder", "preprocessor", "both", "encoder_with_mlm", "end_to_end")
 USAGE_EXIT_CODE = 2
 
 FLAGS = flags.FLAGS
@@ -49,6 +49,9 @@ flags.DEFINE_integer("default_seq_length", 128, "Sequence length of the preproce
 flags.DEFINE_enum("truncation", "round_robin", ("round_robin", "waterfall"),
                   "How bert_pack_inputs shortens segments: round_robin (Hugging Face's longest_first) or "
                   "waterfall (earlier segments keep what fits).")
+flags.DEFINE_integer("serving_version", None, "With --export_type=end_to_end: the version N written to "
+                     "--export_dir/N (TF Serving's layout); default: the next free version, 1 for a new directory.",
+                     lower_bound=0)
 flags.DEFINE_bool("list_presets", False, "Print the built-in presets (name, family, layers, hidden size, parameters) and exit.")
 
 
@@ -95,6 +98,31 @@ def check_tokenizer_fits(tokenizer, model) -> None:
                           f"{model.config.vocabulary_size}: check --tokenizer")
 
 
+def export_end_to_end_from_flags() -> None:
+    """--export_type=end_to_end: one text-to-embedding SavedModel as version N of --export_dir."""
+    from hubexport.model_source import build_encoder
+    from hubexport.savedmodel.end_to_end_export import export_end_to_end
+    from hubexport.serving.source_card import source_card_facts
+
+    tokenizer = tokenizer_from_flags()
+    source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
+                           checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format)
+    check_tokenizer_fits(tokenizer, source.model)
+    if not FLAGS.checkpoint:
+        warn_random_weights(source.architecture)
+    metadata = dict(source.metadata)
+    if FLAGS.checkpoint:
+        metadata["checkpoint"] = FLAGS.checkpoint
+        if os.path.isdir(FLAGS.checkpoint):
+            metadata.update(source_card_facts(FLAGS.checkpoint))
+    result = export_end_to_end(source.model, tokenizer, FLAGS.export_dir, serving_version=FLAGS.serving_version,
+                               default_seq_length=FLAGS.default_seq_length, truncation=FLAGS.truncation,
+                               overwrite=FLAGS.overwrite, metadata=metadata)
+    print(f"Exported end-to-end text embedding model ({source.architecture}, {source.weights}, {FLAGS.dtype}, "
+          f"{type(tokenizer).__name__}, seq_length {FLAGS.default_seq_length}) to {result.path}")
+    print(result.serving_instructions)
+
+
 def export_from_flags() -> None:
     """Runs the export the flags describe."""
     from hubexport.model_source import build_encoder
@@ -104,6 +132,11 @@ def export_from_flags() -> None:
 
     if not FLAGS.export_dir:
         raise ConfigError("--export_dir is required")
+    if FLAGS.serving_version is not None and FLAGS.export_type != "end_to_end":
+        raise ConfigError("--serving_version applies to --export_type=end_to_end only")
+    if FLAGS.export_type == "end_to_end":  # --export_dir is the model directory; versions go below it
+        export_end_to_end_from_flags()
+        return
     check_destination(FLAGS.export_dir, FLAGS.overwrite)
     if FLAGS.export_type == "encoder_with_mlm":
         from hubexport.savedmodel.mlm_export import export_encoder_with_mlm
