@@ -14,6 +14,9 @@ RUNTIME_REQUIREMENTS = [
     "safetensors>=0.4,<1",
     "sentencepiece>=0.2,<0.3",
     "h5py>=3.10,<4",
+    "pyyaml>=6,<7",  # model cards read a Hugging Face README's front matter
+    "huggingface_hub>=0.30,<1",  # hf:// checkpoint handles
+    "kagglehub>=0.3,<2",  # kaggle:// checkpoint handles
 ]
 
 TEST_REQUIREMENTS = [

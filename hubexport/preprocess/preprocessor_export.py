@@ -16,6 +16,8 @@ import tensorflow as tf
 from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.preprocess.tokenizer import InGraphTokenizer
 from hubexport.savedmodel.atomic import check_destination, export_atomically
+from hubexport.serving.model_card import write_model_card
+from hubexport.serving.preprocessing_facts import describe_preprocessor
 
 PROBE_TEXTS = ("Hello, world! This is a probe.", "", "Ünïcödé wörds, 中文 and digits 12,345.")
 PROBE_SEQ_LENGTH = 7
@@ -46,6 +48,8 @@ def export_preprocessor(
 
     def write(staging: pathlib.Path) -> None:
         tf.saved_model.save(module, str(staging), signatures=module.serving_signatures())
+        write_model_card(staging, "preprocessor", {"preprocessing": describe_preprocessor(module),
+                                                   "export_path": str(pathlib.Path(export_dir).absolute())})
 
     return export_atomically(export_dir, overwrite, write, lambda staging: probe_preprocessor(module, staging))
 

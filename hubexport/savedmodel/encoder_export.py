@@ -22,6 +22,7 @@ from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
+from hubexport.serving.model_card import write_model_card
 
 METADATA_FILE = "hubexport.json"
 PROBE_TOLERANCE = {"float32": 1e-5, "mixed_bfloat16": 5e-2}
@@ -110,12 +111,13 @@ def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, ov
                    metadata: dict[str, Any] | None = None) -> pathlib.Path:
     """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it."""
     dtype = model.dtype_policy.name
+    payload = {"export_type": "encoder", "dtype": dtype, "encoder_config": model.config.to_dict(), **(metadata or {})}
 
     def write(staging: pathlib.Path) -> None:
         root, signatures = build_encoder_root(model)
         tf.saved_model.save(root, str(staging), signatures=signatures)
-        write_metadata(staging, {"export_type": "encoder", "dtype": dtype,
-                                 "encoder_config": model.config.to_dict(), **(metadata or {})})
+        write_metadata(staging, payload)
+        write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
 
     def probe(staging: pathlib.Path) -> None:
         probe_encoder(staging, model, PROBE_TOLERANCE.get(dtype, 1e-5))
