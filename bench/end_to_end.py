@@ -1,0 +1,166 @@
+"""Benchmark: text -> embedding with our SavedModels vs Hugging Face's tokenizer + PyTorch model.
+
+Run from the repository root: `python -m bench.end_to_end` (about 10 minutes on 2 idle cores).
+
+Model: a randomly initialized roberta-base saved with `save_pretrained` (see bench/hf_roberta.py).
+Tokenizer: a byte-level BPE vocabulary trained here as the test fixture does (no download). Text:
+the real lines of tests/support/corpus.py (license texts, docstrings, CJK samples, hard cases)
+without literal special-token strings (HF splits those out; out of scope), in batches of
+`--batch`; every call of every candidate gets a batch it has not seen before in this process, and
+the candidates walk the same batches in interleaved rounds. Output: the embedding (mean of the
+last hidden states over the attention mask, special tokens included, as the end-to-end model
+defines it), checked against HF on the first batch. Both sides get 2 threads.
+
+Candidates, compared in matched pairs:
+- the end-to-end SavedModel (`serving_default`, packs to its default seq_length 128) vs HF with
+  `padding="max_length"` (128);
+- our preprocessor SavedModel (`tokenize`, then `bert_pack_inputs` with seq_length = the longest
+  row of the batch) + encoder SavedModel vs HF with `padding="longest"`, what HF users run.
+Writes bench/results/end_to_end.json and bench/results/end_to_end_table.md.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["RAYON_NUM_THREADS"] = "2"
+
+import argparse
+import pathlib
+import tempfile
+from typing import Callable, Iterator
+
+import numpy as np
+
+from bench import machine_load, timing
+from bench.hf_roberta import save_random_roberta
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+SEQ_LENGTH = 128
+SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
+PARITY_TOLERANCE = 1e-4
+PAIRS = (("hubexport end-to-end SavedModel (pad to 128)", "HF tokenizer + model (pad to 128)"),
+         ("hubexport preprocessor + encoder (pad to longest)", "HF tokenizer + model (pad to longest)"))
+
+
+def fresh_batches(batches: list[list[str]], call: Callable[[list[str]], object]) -> Callable[[], object]:
+    """A zero-argument runner that calls `call` on the next batch each time."""
+    iterator: Iterator[list[str]] = iter(batches)
+    return lambda: call(next(iterator))
+
+
+def hf_embedder(tokenizer, model, padding: str) -> Callable[[list[str]], np.ndarray]:
+    """HF's pipeline: tokenize (truncated to 128), run the model, mean over the attention mask."""
+    import torch
+
+    def embed(texts: list[str]) -> np.ndarray:
+        encoded = tokenizer(texts, padding=padding, truncation=True, max_length=SEQ_LENGTH, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            return ((hidden * mask).sum(1) / mask.sum(1)).numpy()
+
+    return embed
+
+
+def longest_embedder(preprocessor, encoder) -> Callable[[list[str]], np.ndarray]:
+    """Our SavedModels, packed to the longest row of the batch (at most 128, 2 special tokens)."""
+    import tensorflow as tf
+
+    def embed(texts: list[str]) -> np.ndarray:
+        tokens = preprocessor.tokenize(tf.constant(texts))
+        length = tf.minimum(tf.reduce_max(tokens.row_lengths()) + 2, SEQ_LENGTH)
+        packed = preprocessor.bert_pack_inputs([tokens], seq_length=tf.cast(length, tf.int32))
+        hidden = encoder.signatures["serving_default"](**packed)["sequence_output"]
+        mask = tf.cast(packed["input_mask"], tf.float32)[:, :, tf.newaxis]
+        return (tf.reduce_sum(hidden * mask, axis=1) / tf.reduce_sum(mask, axis=1)).numpy()
+
+    return embed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--max_load", type=float, default=2.5, help="re-measure above this 1-minute load average")
+    parser.add_argument("--retries", type=int, default=1)
+    args = parser.parse_args()
+
+    from hubexport.runtime_options import ThreadOptions, apply_thread_options
+
+    apply_thread_options(ThreadOptions(intra_op=2, inter_op=1))
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tf.text ops the loaded preprocessor uses)
+    import torch
+    import transformers
+
+    from hubexport.model_source import build_encoder
+    from hubexport.preprocess.preprocessor_export import export_preprocessor
+    from hubexport.preprocess.tokenizer_files import load_tokenizer
+    from hubexport.savedmodel.encoder_export import export_encoder
+    from hubexport.savedmodel.end_to_end_export import export_end_to_end
+    from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
+    from tests.support import corpus
+
+    torch.set_num_threads(2)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench_end_to_end_"))
+    tokenizer_dir = train_roberta_tokenizer(corpus.training_text(work / "train.txt"), work)
+    save_random_roberta(work / "hf", "base")
+    source = build_encoder(None, None, checkpoint=str(work / "hf"))
+    tokenizer = load_tokenizer(tokenizer_dir)
+    end_to_end = export_end_to_end(source.model, tokenizer, work / "embedder", default_seq_length=SEQ_LENGTH)
+    export_preprocessor(tokenizer, work / "preprocessor", default_seq_length=SEQ_LENGTH)
+    export_encoder(source.model, work / "encoder")
+    del source, tokenizer
+    serving = tf.saved_model.load(str(end_to_end.path)).signatures["serving_default"]
+    preprocessor = tf.saved_model.load(str(work / "preprocessor"))
+    encoder = tf.saved_model.load(str(work / "encoder"))
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    hf_model = transformers.RobertaModel.from_pretrained(str(work / "hf")).eval()
+
+    lines = [line for line in corpus.parity_lines() if not any(s in line for s in SPECIAL_STRINGS)]
+    calls_per_candidate = (args.retries + 1) * (args.rounds + 2) + 1
+    needed = calls_per_candidate * args.batch
+    if len(lines) < needed:
+        raise SystemExit(f"only {len(lines)} lines, {needed} needed for {args.rounds} rounds")
+    batches = [lines[i:i + args.batch] for i in range(0, needed, args.batch)]
+
+    embedders = {
+        PAIRS[0][0]: lambda texts: serving(text=tf.constant(texts))["embedding"].numpy(),
+        PAIRS[0][1]: hf_embedder(hf_tokenizer, hf_model, "max_length"),
+        PAIRS[1][0]: longest_embedder(preprocessor, encoder),
+        PAIRS[1][1]: hf_embedder(hf_tokenizer, hf_model, "longest"),
+    }
+    differences = {ours: float(np.max(np.abs(embedders[ours](batches[0]) - embedders[hf](batches[0]))))
+                   for ours, hf in PAIRS}
+    for name, difference in differences.items():
+        if not difference <= PARITY_TOLERANCE:
+            raise SystemExit(f"{name} differs from HF by {difference}: not the same pipeline")
+    runners = {name: fresh_batches(batches[1:], embed) for name, embed in embedders.items()}
+    seconds, load, runs = machine_load.measure_quietly(
+        lambda: timing.interleaved_medians(runners, rounds=args.rounds, warmup=2), args.max_load, args.retries)
+
+    strings_per_second = {name: args.batch / s for name, s in seconds.items()}
+    ratios = {ours: strings_per_second[ours] / strings_per_second[hf] for ours, hf in PAIRS}
+    ratios["end-to-end SavedModel (pad to 128) vs HF (pad to longest)"] = (
+        strings_per_second[PAIRS[0][0]] / strings_per_second[PAIRS[1][1]])
+    tokens = [len(ids) for ids in hf_tokenizer(lines[:needed], truncation=True, max_length=SEQ_LENGTH)["input_ids"]]
+    settings = (f"roberta-base (random weights), batches of {args.batch} unseen corpus lines (mean {np.mean(tokens):.1f} "
+                f"tokens with specials), median of {args.rounds} interleaved rounds, 2 threads each, "
+                f"load average {load:.1f}")
+    rows = [(name, f"{strings_per_second[name]:.1f}", f"{ratios[name]:.2f}x" if name in ratios else "")
+            for name in embedders]
+    timing.print_table(f"text -> embedding: {settings}", ("candidate", "strings/s", "vs HF (same padding)"), rows)
+    for name, ratio in list(ratios.items())[2:]:
+        print(f"{name}: {ratio:.2f}x")
+    timing.write_json(RESULTS / "end_to_end.json", {
+        "settings": settings, "batch": args.batch, "rounds": args.rounds, "load_average": load, "runs": runs,
+        "mean_tokens": float(np.mean(tokens)), "seconds_per_batch": seconds, "strings_per_second": strings_per_second,
+        "ratios": ratios, "max_abs_difference": differences})
+    table = [f"Text to embedding, {settings}:", "", "| pipeline | strings/s | vs HF (same padding) |", "|---|---:|---:|"]
+    table += [f"| {name} | {value} | {ratio} |" for name, value, ratio in rows]
+    (RESULTS / "end_to_end_table.md").write_text("\n".join(table) + "\n")
+
+
+if __name__ == "__main__":
+    main()

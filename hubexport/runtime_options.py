@@ -1,0 +1,31 @@
+"""TensorFlow CPU thread settings for running exported encoders, as options.
+
+The encoder is a chain of large oneDNN kernels that each use every intra-op thread, so one
+inter-op thread (one kernel at a time) is the default: on 2 cores, 2 inter-op threads measured
+slower at batch 1 (compare with `python -m bench.encoder --inter_op 2`). The settings must be
+applied before TensorFlow runs its first op.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class ThreadOptions:
+    """`intra_op`: threads inside one kernel (default: every core); `inter_op`: kernels at once."""
+
+    intra_op: int | None = None
+    inter_op: int = 1
+
+    @property
+    def resolved_intra_op(self) -> int:
+        return self.intra_op or os.cpu_count() or 1
+
+
+def apply_thread_options(options: ThreadOptions) -> None:
+    """Configures TensorFlow's thread pools; raises RuntimeError once TensorFlow has started."""
+    tf.config.threading.set_intra_op_parallelism_threads(options.resolved_intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(options.inter_op)
