@@ -211,12 +211,11 @@ class BertPreTokenizer(tf.Module):
         code = tf.gather(elements.code, kept)
         word_starts = _flat_where(tf.gather(after_break | isolated, kept))
         chars = tf.RaggedTensor.from_row_starts(code, word_starts, validate=False)
+        # Words are in input order: a line's first word is the first to start at or after it.
         word_src = tf.gather(elements.src, tf.gather(kept, word_starts))
-        word_line = tf.searchsorted(line_splits[1:], word_src, side="right", out_type=tf.int64)
-        words = tf.RaggedTensor.from_value_rowids(
+        words = tf.RaggedTensor.from_row_splits(
             tf.strings.unicode_encode(chars, "UTF-8"),
-            word_line,
-            nrows=tf.shape(line_splits, out_type=tf.int64)[0] - 1,
+            tf.searchsorted(word_src, line_splits, out_type=tf.int64),
             validate=False,
         )
         offsets = tf.cumsum(utf8_length(code), exclusive=True)
