@@ -66,8 +66,13 @@ class Case:
     _parity: tuple[list[str], list[list[int]]] | None = None
 
     def usable(self, lines: list[str]) -> list[str]:
-        """`lines` without literal special-token strings (out of scope, see module docstring)."""
-        return [line for line in lines if not any(t in line for t in self.slow.all_special_tokens)]
+        """`lines` without special-token strings (out of scope, see module docstring), also those
+        that appear only once HF lowercased the text ("<UNK>" for ALBERT)."""
+        lowercase = getattr(self.slow, "do_lower_case", False)
+        return [
+            line for line in lines
+            if not any(t in line or (lowercase and t in line.lower()) for t in self.slow.all_special_tokens)
+        ]
 
     def reference_ids(self, lines: list[str]) -> list[list[int]]:
         return [self.slow.encode(line, add_special_tokens=False) for line in lines]

@@ -9,6 +9,9 @@ Works on code points: each character is replaced by its fixed output from
 - final sigma: a U+03A3 left in the output (only from mathematical capital sigmas) becomes
   U+03C2 where `str.lower` would make it final, U+03C3 otherwise.
 
+Texts that are pure ASCII skip the code point work: for them the whole preprocessing is ASCII
+lowercasing, whitespace collapsing and the quote rule, done with string ops.
+
 Invalid UTF-8 is decoded with U+FFFD replacements (the reference only sees Python strings).
 
 The alignment maps each byte of the output back to the input, so that token offsets can be
@@ -65,6 +68,8 @@ class AlbertNormalizer(tf.Module):
 
     def __init__(self, lowercase: bool, keep_accents: bool, name: str | None = None):
         super().__init__(name=name)
+        self._lowercase = lowercase
+        self._ascii_space = regex_class([cp for cp in python_whitespace() if cp < 0x80])
         mapping = tables.character_map(lowercase, keep_accents)
         keys = list(mapping) + list(python_whitespace()) + [tables.BACKTICK, tables.APOSTROPHE]
         kinds = list(range(len(mapping))) + [_WHITESPACE] * len(python_whitespace()) + [_QUOTE] * 2
@@ -90,9 +95,12 @@ class AlbertNormalizer(tf.Module):
 
     def normalize(self, texts: tf.Tensor) -> tf.Tensor:
         """UTF-8 strings [batch] -> normalized UTF-8 strings [batch]."""
-        chars = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
+        others = tf.where(~tf.strings.regex_full_match(texts, "[\\x00-\\x7f]*"))
+        chars = tf.strings.unicode_decode(tf.gather_nd(texts, others), "UTF-8", errors="replace")
         outputs, _, _ = self._character_outputs(chars)
-        return self._encode(chars, outputs)
+        return tf.tensor_scatter_nd_update(
+            self._normalize_ascii(texts), others, self._encode(chars, outputs)
+        )
 
     def normalize_with_alignment(self, texts: tf.Tensor) -> tuple[tf.Tensor, Alignment]:
         """Like `normalize`, plus the map from normalized bytes back to input bytes."""
@@ -112,6 +120,14 @@ class AlbertNormalizer(tf.Module):
             input_lengths=input_lengths,
         )
         return self._encode(chars, outputs), alignment
+
+    def _normalize_ascii(self, texts: tf.Tensor) -> tf.Tensor:
+        """The preprocessing of texts that are pure ASCII (others come out wrong)."""
+        if self._lowercase:
+            texts = tf.strings.lower(texts)
+        texts = tf.strings.regex_replace(texts, self._ascii_space + "+", " ")
+        texts = tf.strings.regex_replace(texts, "^ | $", "")
+        return tf.strings.regex_replace(texts, "``|''", '"')
 
     def _encode(self, chars: tf.RaggedTensor, outputs: tf.RaggedTensor) -> tf.Tensor:
         code_points = chars.with_flat_values(outputs).merge_dims(1, 2)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import pathlib
 
+import tensorflow as tf
+import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2
 
 SPACE_SYMBOL = "\u2581"
@@ -76,3 +79,15 @@ class SentencePieceModel:
     def unknown_id(self) -> int:
         """Id of the (single) UNKNOWN piece."""
         return self.piece_types.index(_PIECE_TYPE.UNKNOWN)
+
+
+def in_graph_sentencepiece(
+    serialized: bytes, out_type: tf.DType = tf.int32
+) -> tf_text.SentencepieceTokenizer:
+    """`tensorflow_text.SentencepieceTokenizer` for `serialized`, named after the model's hash.
+
+    Unnamed, two of them with different models come back from a SavedModel sharing one model
+    (the kernel-owned resources are told apart by node name); the hash keeps names distinct.
+    """
+    digest = hashlib.sha1(serialized).hexdigest()[:16]
+    return tf_text.SentencepieceTokenizer(serialized, out_type=out_type, name=f"sentencepiece_{digest}")

@@ -5,18 +5,20 @@ wins depends on float32 rounding of the running path score, so every score added
 matters. tensorflow-text's `SentencepieceTokenizer` bundles an older Viterbi that rounds
 differently; its `FastSentencepieceTokenizer` runs the same float32 recursion as sentencepiece
 0.2.x (earliest start wins ties, user-defined pieces keep their own score) except for unknown
-characters, which it penalizes once per UTF-8 byte instead of once per character. So:
+characters, which it penalizes once per UTF-8 byte instead of once per character. Hence:
 
-1. `SentencepieceTokenizer` normalizes: its string pieces, joined, are the normalized text with
-   "▁" for spaces (normalization is the same in both versions);
-2. every character that occurs in no piece (the only ones that can be unknown) becomes the single
-   byte 0xFF, so that it costs one unknown penalty, as in sentencepiece;
-3. `FastSentencepieceTokenizer`, given a copy of the model whose normalizer leaves that text
-   alone, finds the pieces.
+- texts whose `FastSentencepieceTokenizer` pieces hold no unknown piece are exact as they are
+  (its normalizer agrees with SentencePiece's for models that map tab, CR and LF to spaces and
+  leave their user-defined symbols alone; other models always take the next route);
+- the others are encoded in three steps: `SentencepieceTokenizer` normalizes (its string pieces,
+  joined, are the normalized text with "▁" for spaces); every character that occurs in no piece
+  (the only ones that can be unknown) becomes the single byte 0xFF, so that it costs one unknown
+  penalty, as in sentencepiece; `FastSentencepieceTokenizer`, given a copy of the model whose
+  normalizer leaves that text alone, finds the pieces.
 
-Offsets come from step 1's pieces, which cover the same normalized text: a piece boundary that
-step 1 shares keeps its offset; one inside a step-1 piece (only where a tie was broken the other
-way) is placed by counting normalized bytes back from that piece's end.
+Offsets come from `SentencepieceTokenizer`'s pieces, which cover the same normalized text: a
+piece boundary they share keeps its offset; one inside such a piece (only where a tie was broken
+the other way) is placed by counting normalized bytes back from that piece's end.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from sentencepiece import SentencePieceNormalizer, sentencepiece_model_pb2
 
-from hubexport.preprocess.sentencepiece_model import SentencePieceModel
+from hubexport.preprocess.sentencepiece_model import SentencePieceModel, in_graph_sentencepiece
 from hubexport.preprocess.sentencepiece_unicode import regex_class
 
 UNKNOWN_BYTE = b"\xff"
@@ -46,19 +48,33 @@ class UnigramEncoder(tf.Module):
         self._unknown_run = self._unknown_chars + "+"
         self._unknown_id = model.unknown_id()
         self._piece_bytes = tf.constant([len(p.encode()) for p in model.pieces], tf.int64)
-        self.normalizer = tf_text.SentencepieceTokenizer(model.serialized, out_type=tf.string)
+        self.normalizer = in_graph_sentencepiece(model.serialized, tf.string)
         self._segmenter = tf_text.FastSentencepieceTokenizer(_verbatim_copy(model, known))
+        self._direct = (
+            tf_text.FastSentencepieceTokenizer(model.serialized)
+            if _fast_normalizer_agrees(model)
+            else None
+        )
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """int32 ids [batch, (pieces)]."""
-        return self._segment(self.normalizer.tokenize(texts))
+        if self._direct is None:
+            return self._encode_exactly(texts)
+        ids = _int32_ids(self._direct.tokenize(texts))
+        redo = tf.reduce_any(tf.equal(ids, self._unknown_id), axis=1)
+        redone = self._encode_exactly(tf.boolean_mask(texts, redo))
+        batch = tf.shape(texts, out_type=tf.int64)[0]
+        row = tf.where(
+            redo, batch + tf.cumsum(tf.cast(redo, tf.int64), exclusive=True), tf.range(batch)
+        )
+        return tf.gather(tf.concat([ids, redone], axis=0), row)
 
     def encode_with_offsets(
         self, texts: tf.Tensor
     ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Ids plus int64 start and end byte offsets of each piece in its text."""
         pieces, piece_starts, piece_ends = self.normalizer.tokenize_with_offsets(texts)
-        ids = self._segment(pieces)
+        ids = self.encode(texts)
 
         piece_bytes = tf.cast(tf.strings.length(pieces.flat_values), tf.int64)
         piece_is_unknown = tf.strings.regex_full_match(pieces.flat_values, self._unknown_run)
@@ -91,10 +107,28 @@ class UnigramEncoder(tf.Module):
 
         return ids, ids.with_flat_values(to_input(start, False)), ids.with_flat_values(to_input(end, True))
 
-    def _segment(self, pieces: tf.RaggedTensor) -> tf.RaggedTensor:
-        normalized = tf.strings.reduce_join(pieces, axis=1)
+    def _encode_exactly(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        normalized = tf.strings.reduce_join(self.normalizer.tokenize(texts), axis=1)
         marked = tf.strings.regex_replace(normalized, self._unknown_chars, UNKNOWN_BYTE)
-        return tf.cast(self._segmenter.tokenize(marked), tf.int32).with_row_splits_dtype(tf.int64)
+        return _int32_ids(self._segmenter.tokenize(marked))
+
+
+def _int32_ids(ids: tf.RaggedTensor) -> tf.RaggedTensor:
+    """`FastSentencepieceTokenizer` output with the dtypes the other encoders use."""
+    return tf.cast(ids, tf.int32).with_row_splits_dtype(tf.int64)
+
+
+def _fast_normalizer_agrees(model: SentencePieceModel) -> bool:
+    """Whether `FastSentencepieceTokenizer`'s own normalizer can stand in for SentencePiece's:
+    it treats tab, CR and LF as spaces and does not keep user-defined symbols verbatim, so the
+    model's rules must do the former and leave the symbols alone."""
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.serialized)
+    # Built from the normalizer spec alone, it knows no user-defined symbols, like the fast one.
+    rules = SentencePieceNormalizer(normalizer_spec=proto.normalizer_spec.SerializeToString())
+    spaces = rules.normalize("a\tb\rc\nd") == rules.normalize("a b c d")
+    user_defined = [p for p, t in zip(model.pieces, model.piece_types) if t == _TYPE.USER_DEFINED]
+    return spaces and all(rules.normalize("x" + p) == rules.normalize("x") + p for p in user_defined)
 
 
 def _verbatim_copy(model: SentencePieceModel, known: list[int]) -> bytes:

@@ -1,0 +1,150 @@
+"""Benchmark: in-graph SentencePiece tokenizers (ALBERT, XLM-R) through a loaded SavedModel vs the
+HF fast tokenizers built from the same files.
+
+Run from the repository root: `python -m bench.tokenize_sentencepiece`.
+
+The models are trained here exactly as the test fixtures do (ALBERT: unigram, XLM-R: 30k BPE, on
+stdlib docstrings, licenses, CJK samples). The text is different: unique docstring lines of the
+installed `transformers` package, in batches of 1024, and every call of every candidate gets a
+batch it has not seen before in this process (candidates walk the same batches in the same order,
+in interleaved rounds). Both sides get 2 threads (TF intra/inter-op threads, RAYON_NUM_THREADS).
+Prints lines/s and the ratio to HF fast, and the id parity of ours and of HF fast with the slow
+(sentencepiece-backed) reference on every benchmarked line; writes
+bench/results/tokenize_sentencepiece.json.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["RAYON_NUM_THREADS"] = "2"
+
+import argparse
+import pathlib
+import tempfile
+
+import tensorflow as tf
+import transformers
+from transformers import (
+    AlbertTokenizer,
+    AlbertTokenizerFast,
+    XLMRobertaTokenizer,
+    XLMRobertaTokenizerFast,
+)
+
+from bench import timing
+from bench.tokenize_byte_level_bpe import fresh_batches, package_docstring_lines
+from hubexport.preprocess.sentencepiece_tokenizer import (
+    AlbertSentencePieceTokenizer,
+    SentencePieceTokenizerBase,
+    XlmRobertaSentencePieceTokenizer,
+)
+from tests.fixtures.sentencepiece import train_albert_tokenizer, train_xlm_roberta_tokenizer
+from tests.support import corpus
+
+BATCH = 1024
+RESULTS = pathlib.Path(__file__).parent / "results" / "tokenize_sentencepiece.json"
+FAMILIES = {
+    "albert": (train_albert_tokenizer, "spiece.model", AlbertSentencePieceTokenizer,
+               AlbertTokenizer, AlbertTokenizerFast),
+    "xlm_roberta": (train_xlm_roberta_tokenizer, "sentencepiece.bpe.model",
+                    XlmRobertaSentencePieceTokenizer, XLMRobertaTokenizer, XLMRobertaTokenizerFast),
+}
+
+
+class TokenizeModule(tf.Module):
+    def __init__(self, tokenizer: SentencePieceTokenizerBase):
+        super().__init__()
+        self.tokenizer = tokenizer
+        spec = [tf.TensorSpec([None], tf.string)]
+        self.tokenize = tf.function(tokenizer.tokenize, input_signature=spec)
+
+
+def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: list[str],
+               rounds: int) -> dict:
+    train, model_name, ours_class, slow_class, fast_class = FAMILIES[name]
+    tokenizer_dir = train(text_file, work / name)
+    slow = slow_class.from_pretrained(str(tokenizer_dir))
+    fast = fast_class.from_pretrained(str(tokenizer_dir))
+    saved = work / f"{name}_saved"
+    tf.saved_model.save(TokenizeModule(ours_class(str(tokenizer_dir / model_name))), str(saved))
+    loaded = tf.saved_model.load(str(saved))
+
+    # Literal special-token strings are out of scope (HF splits them out as control tokens, also
+    # those that appear only once HF lowercased the text, like "<UNK>" for ALBERT).
+    lowercase = getattr(slow, "do_lower_case", False)
+    usable = [
+        line for line in lines
+        if not any(t in line or (lowercase and t in line.lower()) for t in slow.all_special_tokens)
+    ]
+    needed = (rounds + 1) * BATCH
+    if len(usable) < needed:
+        raise SystemExit(f"only {len(usable)} unseen lines, {needed} needed for {rounds} rounds")
+    batches = [usable[i : i + BATCH] for i in range(0, needed, BATCH)]
+
+    outputs: dict[str, list] = {"ours": [], "fast": []}
+    ours_name, fast_name = "ours tokenize (SavedModel)", f"HF {fast_class.__name__}"
+    candidates = {
+        ours_name: fresh_batches(
+            batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))
+        ),
+        fast_name: fresh_batches(
+            batches,
+            lambda b: outputs["fast"].append(
+                fast(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+            ),
+        ),
+    }
+    seconds = timing.interleaved_medians(candidates, rounds=rounds, warmup=1)
+
+    benchmarked = [line for batch in batches[: len(outputs["ours"])] for line in batch]
+    reference = [slow.encode(line, add_special_tokens=False) for line in benchmarked]
+    ours_ids = [row for ragged in outputs["ours"] for row in ragged.to_list()]
+    fast_ids = [row for batch in outputs["fast"] for row in batch]
+    ratio = seconds[fast_name] / seconds[ours_name]
+    timing.print_table(
+        f"{name}: {len(slow)} pieces, batches of {BATCH} unseen lines, median of {rounds} rounds, 2 threads",
+        ("candidate", "lines/s", "ms/batch", "vs HF fast"),
+        [(n, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{seconds[fast_name] / s:.2f}x")
+         for n, s in seconds.items()],
+    )
+    ours_same = sum(a == b for a, b in zip(ours_ids, reference))
+    fast_same = sum(a == b for a, b in zip(fast_ids, reference))
+    print(f"ids identical to {slow_class.__name__}: ours {ours_same}/{len(reference)}, "
+          f"{fast_class.__name__} {fast_same}/{len(reference)}\n")
+    return {
+        "vocab_size": len(slow),
+        "seconds_per_batch": seconds,
+        "lines_per_second": {n: BATCH / s for n, s in seconds.items()},
+        "ratio_tokenize_vs_hf_fast": ratio,
+        "parity_lines": len(reference),
+        "ours_identical_to_slow": ours_same,
+        "hf_fast_identical_to_slow": fast_same,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench_sentencepiece_"))
+    text_file = corpus.training_text(work / "train.txt")
+    lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
+    results = {name: run_family(name, work, text_file, lines, args.rounds) for name in FAMILIES}
+    timing.write_json(
+        RESULTS,
+        {
+            "batch_size": BATCH,
+            "rounds": args.rounds,
+            "threads": 2,
+            "text": "unique docstring lines of the installed transformers package",
+            "families": results,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
