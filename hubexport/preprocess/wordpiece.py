@@ -1,11 +1,12 @@
 """BERT / ELECTRA WordPiece tokenization in the TensorFlow graph, id for id equal to Hugging Face's
 `BertTokenizerFast` (BertNormalizer + BertPreTokenizer + WordPiece).
 
-Two paths. Lines made of characters on which tf.text's fused FastBertTokenizer provably agrees
-with HF (see `wordpiece_fast_path`; all printable ASCII, most letters, punctuation and CJK) take
-that single C++ op. Every other line goes through `BertPreTokenizer`, which reproduces HF's
-normalizer and pre-tokenizer on every code point, and then through FastWordpieceTokenizer word
-by word, with HF's 100-character (not byte) word limit applied here.
+Two paths. Lines made of characters on which tf.text's BERT normalizer and end-to-end
+FastWordpieceTokenizer provably agree with HF (see `wordpiece_fast_path`; all printable ASCII,
+most letters, punctuation and CJK) take those two C++ ops (printable ASCII needs only ASCII
+lowercasing, not the normalizer). Every other line goes through `BertPreTokenizer`, which
+reproduces HF's normalizer and pre-tokenizer on every code point, and then through
+FastWordpieceTokenizer word by word, with HF's 100-character (not byte) word limit applied here.
 """
 from __future__ import annotations
 
@@ -77,13 +78,17 @@ class WordPieceTokenizer(InGraphTokenizer):
         )
         strip_accents = lowercase if strip_accents is None else strip_accents
         config = (lowercase, strip_accents, tokenize_chinese_chars)
+        self._lowercase = lowercase
         self._ascii_lowercase_first = fast_path.ascii_lowercase_first(lowercase, strip_accents)
         self._agreeing_line, self._long_word_line = fast_path.line_patterns(*config)
         self._pretokenizer = BertPreTokenizer(*config)
         wordpiece = dict(vocab=vocab, suffix_indicator=SUFFIX_PREFIX, unknown_token=UNKNOWN)
-        self._fast_tokenizer = tf_text.FastBertTokenizer(
+        self._fast_normalizer = tf_text.FastBertNormalizer(
+            lower_case_nfd_strip_accents=fast_path.fast_normalizer_lowercases(*config[:2])
+        )
+        self._line_wordpiece = tf_text.FastWordpieceTokenizer(
             max_bytes_per_word=MAX_CHARS_PER_WORD,
-            lower_case_nfd_strip_accents=fast_path.fast_normalizer_lowercases(*config[:2]),
+            no_pretokenization=False,
             token_out_type=tf.int32,
             **wordpiece,
         )
@@ -133,6 +138,9 @@ class WordPieceTokenizer(InGraphTokenizer):
         """Routes each line to the fused fast op or to the exact path."""
         is_ascii = tf.strings.regex_full_match(strings, fast_path.ASCII_LINE)
 
+        def ascii_only():
+            return self._tokenize_ascii(strings, with_offsets)
+
         def fast_only():
             return self._tokenize_fast(strings, with_offsets)
 
@@ -158,16 +166,31 @@ class WordPieceTokenizer(InGraphTokenizer):
             branch = tf.where(tf.reduce_all(fast), 0, tf.where(tf.reduce_any(fast), 2, 1))
             return tf.switch_case(branch, [fast_only, general_only, both])
 
-        return tf.cond(tf.reduce_all(is_ascii), fast_only, partitioned)
+        return tf.cond(tf.reduce_all(is_ascii), ascii_only, partitioned)
+
+    def _tokenize_ascii(self, strings: tf.Tensor, with_offsets: bool):
+        """Printable ASCII lines: HF's normalizer at most lowercases them, byte for byte, and
+        tf.text's end-to-end WordPiece splits them exactly like HF."""
+        text = tf.strings.lower(strings) if self._lowercase else strings
+        if with_offsets:
+            return self._line_wordpiece.tokenize_with_offsets(text)
+        return (self._line_wordpiece.tokenize(text),)
 
     def _tokenize_fast(self, strings: tf.Tensor, with_offsets: bool):
-        """Lines on which tf.text's FastBertTokenizer is exact (byte offsets are kept as is:
-        ASCII lowercasing does not move them)."""
+        """Lines of characters where tf.text agrees with HF: tf.text's BERT normalizer, then its
+        end-to-end WordPiece (what its FastBertTokenizer does), offsets mapped back through
+        the normalizer's offset map (ASCII lowercasing first moves no byte)."""
         if self._ascii_lowercase_first:
             strings = tf.strings.lower(strings)
-        if with_offsets:
-            return self._fast_tokenizer.tokenize_with_offsets(strings)
-        return (self._fast_tokenizer.tokenize(strings),)
+        if not with_offsets:
+            return (self._line_wordpiece.tokenize(self._fast_normalizer.normalize(strings)),)
+        normalized, offsets = self._fast_normalizer.normalize_with_offsets(strings)
+        ids, starts, ends = self._line_wordpiece.tokenize_with_offsets(normalized)
+        return (
+            ids,
+            tf.gather(offsets, starts, axis=-1, batch_dims=-1),
+            tf.gather(offsets, ends, axis=-1, batch_dims=-1),
+        )
 
     def _tokenize_general(self, strings: tf.Tensor, with_offsets: bool):
         """Any lines: exact normalization and split, then WordPiece per word."""

@@ -1,12 +1,14 @@
-"""Which lines tf.text's FastBertTokenizer (one fused C++ op) tokenizes exactly like HF.
+"""Which lines tf.text's BERT ops (FastBertNormalizer, then FastWordpieceTokenizer splitting and
+applying WordPiece end to end, i.e. FastBertTokenizer) tokenize exactly like HF.
 
-FastBertTokenizer normalizes character by character (its own tables: NFKC-style compatibility
-mappings, controls to spaces, ...) and then splits and applies WordPiece with a byte limit per
-word. On most characters it agrees with HF; this module finds those characters by running
-tf.text itself on every candidate code point and comparing with HF's tables
-(`bert_char_table`), so the answer follows the installed tf.text. A line made only of agreeing
-characters, with no word that tf.text's byte limit could cut differently from HF's character
-limit, can take the fast op; any other line takes the exact path.
+FastBertNormalizer works character by character (its own tables: NFKC-style compatibility
+mappings, controls to spaces, ...), and the end-to-end WordPiece splits on its own whitespace
+and punctuation sets with a byte limit per word. On most characters this agrees with HF; this
+module finds those characters by running tf.text itself on every candidate code point and
+comparing with HF's tables (`bert_char_table`), so the answer follows the installed tf.text. A
+line made only of agreeing characters, with no word that tf.text's byte limit could cut
+differently from HF's character limit, can take the fast ops; any other line takes the exact
+path.
 
 Agreeing means: HF maps the character to exactly one character (no removal, no expansion, no
 mark that NFD could move, so offsets map one to one) and tf.text maps it to the same character
@@ -24,7 +26,7 @@ from hubexport.preprocess import bert_char_table as table_lib
 
 CANDIDATES_END = 0x30000  # probe the BMP and the supplementary planes in use; the rest is slow
 PRIVATE_USE = (0xE000, 0xF900)
-# Words of at most 25 characters are at most 100 bytes: FastBertTokenizer's byte limit and
+# Words of at most 25 characters are at most 100 bytes: tf.text's 100-byte word limit and
 # HF's 100-character limit then both leave them alone. (Printable ASCII, one byte a character,
 # meets the byte limit exactly as HF meets the character limit.)
 MAX_WORD_CHARS = 25
@@ -33,7 +35,7 @@ ASCII = np.array([9, 10, 13, *range(0x20, 0x7F)], np.int32)
 
 
 def fast_normalizer_lowercases(lowercase: bool, strip_accents: bool) -> bool:
-    """FastBertTokenizer's `lower_case_nfd_strip_accents` for an HF configuration."""
+    """FastBertNormalizer's `lower_case_nfd_strip_accents` for an HF configuration."""
     return lowercase and strip_accents
 
 
@@ -79,7 +81,7 @@ def _tf_facts(cps: np.ndarray, lowercase: bool, strip_accents: bool):
 def agreeing_code_points(
     lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted code points where FastBertTokenizer agrees with HF: (word characters,
+    """Sorted code points where tf.text's BERT ops agree with HF: (word characters,
     separators), separators being whitespace and isolated characters."""
     table = table_lib.build(lowercase, strip_accents, tokenize_chinese_chars)
     cps = np.arange(CANDIDATES_END, dtype=np.int32)
@@ -93,7 +95,7 @@ def agreeing_code_points(
     space = one_to_one & (kind == table_lib.SPACE) & (tf_code >= 0) & (role == 2)
     agreeing = cps[word | isolated | space]
     if not np.isin(ASCII, agreeing).all():
-        raise RuntimeError("tf.text's FastBertTokenizer disagrees with HF on printable ASCII")
+        raise RuntimeError("tf.text's BERT ops disagree with HF on printable ASCII")
     return cps[word], cps[isolated | space]
 
 
@@ -112,7 +114,7 @@ def line_patterns(
 ) -> tuple[str, str]:
     """RE2 patterns for whole lines: one matches lines of agreeing characters only, the other
     lines with a run of more than MAX_WORD_CHARS non-separators (a word that could exceed
-    FastBertTokenizer's 100-byte limit while within HF's 100 characters)."""
+    tf.text's 100-byte limit while within HF's 100 characters)."""
     word, separator = agreeing_code_points(lowercase, strip_accents, tokenize_chinese_chars)
     agreeing = _re2_class(np.union1d(word, separator)) + "*"
     long_word = f"(?s).*{_re2_class(separator, negate=True)}{{{MAX_WORD_CHARS + 1}}}.*"
