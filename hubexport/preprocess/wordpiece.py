@@ -20,7 +20,7 @@ from hubexport.preprocess.tokenizer import InGraphTokenizer, SpecialTokens
 MAX_CHARS_PER_WORD = 100  # HF WordPiece max_input_chars_per_word: longer words become [UNK]
 WORD_BYTES = 4 * MAX_CHARS_PER_WORD  # no word within the limit is longer in UTF-8
 LONG_WORD = "x" * (WORD_BYTES + 1)  # stands in for a word over the limit: FastWordpiece -> [UNK]
-SHARDS = 2  # parallel slices of a batch (the benchmark's budget is 2 threads)
+SHARDS = 2  # slices of a batch tokenized in parallel (tf.text's kernels are single-threaded)
 SUFFIX_PREFIX = "##"
 UNKNOWN, START, END, PADDING, MASK = "[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"
 # HF's WordPiece decoder cleans each token (after prefixing it with a space), in this order.
@@ -135,7 +135,8 @@ class WordPieceTokenizer(InGraphTokenizer):
         return tuple(tf.concat(parts, axis=0) for parts in zip(*shards))
 
     def _tokenize_lines(self, strings: tf.Tensor, with_offsets: bool):
-        """Routes each line to the fused fast op or to the exact path."""
+        """Routes each line to tf.text's fast ops or to the exact path (whole batch when all
+        lines go the same way)."""
         is_ascii = tf.strings.regex_full_match(strings, fast_path.ASCII_LINE)
 
         def ascii_only():
