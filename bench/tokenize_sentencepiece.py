@@ -103,7 +103,8 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
     fast_ids = [row for batch in outputs["fast"] for row in batch]
     ratio = seconds[fast_name] / seconds[ours_name]
     timing.print_table(
-        f"{name}: {len(slow)} pieces, batches of {BATCH} unseen lines, median of {rounds} rounds, 2 threads",
+        f"{name}: {len(slow)} pieces, batches of {BATCH} unseen lines, "
+        f"median of {rounds} rounds, 2 threads",
         ("candidate", "lines/s", "ms/batch", "vs HF fast"),
         [(n, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{seconds[fast_name] / s:.2f}x")
          for n, s in seconds.items()],

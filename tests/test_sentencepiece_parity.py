@@ -69,9 +69,10 @@ class Case:
         """`lines` without special-token strings (out of scope, see module docstring), also those
         that appear only once HF lowercased the text ("<UNK>" for ALBERT)."""
         lowercase = getattr(self.slow, "do_lower_case", False)
+        specials = self.slow.all_special_tokens
         return [
             line for line in lines
-            if not any(t in line or (lowercase and t in line.lower()) for t in self.slow.all_special_tokens)
+            if not any(t in line or (lowercase and t in line.lower()) for t in specials)
         ]
 
     def reference_ids(self, lines: list[str]) -> list[list[int]]:
@@ -138,14 +139,16 @@ def test_special_tokens_and_vocab_size_follow_the_reference(case):
 def test_ids_match_the_slow_tokenizer_on_every_parity_line(case, lines_and_ids):
     lines, expected = lines_and_ids
     assert len(lines) > 4900
-    got = case.module.tokenize(tf.constant(lines)).to_list()
-    mismatches = [(line, g, e) for line, g, e in zip(lines, got, expected) if g != e]
-    assert mismatches == [], f"{len(mismatches)} of {len(lines)} lines differ, e.g. {mismatches[:3]}"
+    # Twice: the second call finds the words of the first in the BPE word cache.
+    for _ in range(2):
+        got = case.module.tokenize(tf.constant(lines)).to_list()
+        mismatches = [(line, g, e) for line, g, e in zip(lines, got, expected) if g != e]
+        assert mismatches == [], f"{len(mismatches)} of {len(lines)} lines differ: {mismatches[:3]}"
 
     fast = case.fast_class.from_pretrained(str(case.directory))
     fast_ids = fast(lines, add_special_tokens=False)["input_ids"]
     agreement = sum(f == e for f, e in zip(fast_ids, expected)) / len(lines)
-    print(f"\n{case.fast_class.__name__} agrees with the slow tokenizer on {agreement:.2%} of lines")
+    print(f"\n{case.fast_class.__name__} agrees with the slow one on {agreement:.2%} of lines")
 
 
 def test_offsets_come_with_the_same_ids_and_are_ordered_spans(case, lines_and_ids):
@@ -201,9 +204,10 @@ def test_detokenize_matches_hf_decode(case, lines_and_ids):
         for _ in range(500)
     ]
     sequences = expected + random_ids
-    got = case.module.detokenize(tf.ragged.constant(sequences, dtype=tf.int32, row_splits_dtype=tf.int64))
+    ragged = tf.ragged.constant(sequences, dtype=tf.int32, row_splits_dtype=tf.int64)
+    got = [text.decode() for text in case.module.detokenize(ragged).numpy()]
     want = [case.slow.decode(ids) for ids in sequences]
-    mismatches = [(ids, g.decode(), w) for ids, g, w in zip(sequences, got.numpy(), want) if g.decode() != w]
+    mismatches = [(ids, g, w) for ids, g, w in zip(sequences, got, want) if g != w]
     assert mismatches == [], mismatches[:3]
 
 

@@ -50,7 +50,9 @@ class DigitCommaSplitter(tf.Module):
             tf.int32,
         )
 
-    def split(self, ids: tf.RaggedTensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def split(
+        self, ids: tf.RaggedTensor
+    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """The re-split ids, and per new token: the flat index of the token it comes from, and
         its role: KEPT (not re-split), DIGITS (a part without the comma) or COMMA."""
         flat = ids.flat_values
@@ -90,7 +92,8 @@ class DigitCommaSplitter(tf.Module):
         )
         position = tf.range(tf.size(values, out_type=tf.int64))
         stripping = tf.gather(strip, rowids) & (position == tf.gather(starts, rowids))
-        values = tf.where(stripping, tf.gather(tf.gather(self._without_space, first), rowids), values)
+        stripped = tf.gather(tf.gather(self._without_space, first), rowids)
+        values = tf.where(stripping, stripped, values)
         keep = values != _DROP
         return tf.RaggedTensor.from_value_rowids(
             tf.boolean_mask(values, keep),

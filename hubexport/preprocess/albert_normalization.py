@@ -59,7 +59,9 @@ class Alignment:
         last = row_base + tf.maximum(end - 1, 0)
         nonempty = end > start
         input_end = tf.where(nonempty, tf.gather(self.source_ends.flat_values, last), input_start)
-        last_start = tf.where(nonempty, tf.gather(self.source_starts.flat_values, last), input_start)
+        last_start = tf.where(
+            nonempty, tf.gather(self.source_starts.flat_values, last), input_start
+        )
         return tuple(starts.with_flat_values(v) for v in (input_start, input_end, last_start))
 
 
@@ -104,7 +106,9 @@ class AlbertNormalizer(tf.Module):
 
     def normalize_with_alignment(self, texts: tf.Tensor) -> tuple[tf.Tensor, Alignment]:
         """Like `normalize`, plus the map from normalized bytes back to input bytes."""
-        chars, char_starts = tf.strings.unicode_decode_with_offsets(texts, "UTF-8", errors="replace")
+        chars, char_starts = tf.strings.unicode_decode_with_offsets(
+            texts, "UTF-8", errors="replace"
+        )
         outputs, is_whitespace, opens_run = self._character_outputs(chars)
         output_bytes = tf.reduce_sum(_utf8_length(outputs), axis=1)
         input_lengths = tf.cast(tf.strings.length(texts, unit="BYTE"), tf.int64)
@@ -165,7 +169,9 @@ class AlbertNormalizer(tf.Module):
         repeats = is_quote & ~first_in_row & (code_points == _shift_right(code_points))
         run_begins = is_quote & ~repeats
         run_index = tf.cumsum(tf.cast(run_begins, tf.int64)) - 1
-        run_start = tf.gather(tf.concat([tf.where(run_begins)[:, 0], [0]], axis=0), tf.maximum(run_index, 0))
+        run_start = tf.gather(
+            tf.concat([tf.where(run_begins)[:, 0], [0]], axis=0), tf.maximum(run_index, 0)
+        )
         second_of_pair = is_quote & ((position - run_start) % 2 == 1)
         pair_start = is_quote & ~second_of_pair & tf.concat([repeats[1:], [False]], axis=0)
 

@@ -20,7 +20,7 @@ from sentencepiece import SentencePieceNormalizer, sentencepiece_model_pb2
 
 from hubexport.preprocess.sentencepiece_model import SentencePieceModel, in_graph_sentencepiece
 from hubexport.preprocess.sentencepiece_shards import map_in_shards
-from hubexport.preprocess.sentencepiece_word_cache import WordCache
+from hubexport.preprocess.sentencepiece_word_cache import WordCache, ids_to_text, text_to_ids
 
 PRINTABLE_ASCII = range(0x21, 0x7F)
 _TYPE = sentencepiece_model_pb2.ModelProto.SentencePiece.Type
@@ -40,21 +40,23 @@ class BpeWordEncoder(tf.Module):
         """int32 ids [batch, (pieces)]."""
         words = tf.strings.split(texts, sep=" ")
         unique, word_to_unique = tf.unique(words.flat_values, out_idx=tf.int64)
-        ids = self._known_words.encode(unique, self._encode_distinct_words)
-        return words.with_flat_values(tf.gather(ids, word_to_unique)).merge_dims(1, 2)
+        coded = self._known_words.encode(unique, self._encode_distinct_words)
+        per_word = words.with_flat_values(tf.gather(coded, word_to_unique))
+        return text_to_ids(tf.strings.reduce_join(per_word, axis=1))
 
-    def _encode_distinct_words(self, words: tf.Tensor) -> tf.RaggedTensor:
-        """Distinct words [n] -> ids [n, (pieces)], through their distinct parts."""
-        parts, is_first, word_parts = self._cut(words)
-        first_ids = self._encode_distinct(tf.boolean_mask(parts, is_first), self.sentencepiece)
-        inner_ids = self._encode_distinct(tf.boolean_mask(parts, ~is_first), self._inner)
-        first_rank = tf.cumsum(tf.cast(is_first, tf.int64), exclusive=True)
-        inner_rank = tf.cumsum(tf.cast(~is_first, tf.int64), exclusive=True)
-        part_ids = tf.gather(
-            tf.concat([first_ids, inner_ids], axis=0),
-            tf.where(is_first, first_rank, first_ids.nrows() + inner_rank),
+    def _encode_distinct_words(self, words: tf.Tensor) -> tf.Tensor:
+        """Distinct words [n] -> their ids as text [n], through their distinct parts."""
+        parts, is_first, part_word = self._cut(words)
+        coded = parts
+        for selected, sentencepiece in ((is_first, self.sentencepiece), (~is_first, self._inner)):
+            where = tf.where(selected)
+            coded = tf.tensor_scatter_nd_update(
+                coded, where, self._encode_distinct(tf.gather_nd(parts, where), sentencepiece)
+            )
+        per_word = tf.RaggedTensor.from_value_rowids(
+            coded, part_word, nrows=tf.size(words, out_type=tf.int64)
         )
-        return word_parts.with_flat_values(tf.gather(part_ids, word_parts.flat_values)).merge_dims(1, 2)
+        return tf.strings.reduce_join(per_word, axis=1)
 
     def encode_with_offsets(
         self, texts: tf.Tensor
@@ -85,50 +87,42 @@ class BpeWordEncoder(tf.Module):
         )
         return ids, starts, ends
 
-    def _cut(self, words: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.RaggedTensor]:
-        """Distinct words [n] -> their parts [p], which parts begin a word, and the parts of each
-        word [n, (parts)] (indices). Only printable ASCII words are cut; others are one part."""
+    def _cut(self, words: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Distinct words [n] -> their parts [p] in order, whether each part begins its word,
+        and the word of each part. Only printable ASCII words are cut (there a character is a
+        byte); others are one part, and empty words none."""
         cuttable = tf.strings.regex_full_match(words, "[\\x21-\\x7e]+")
-        ascii_words = tf.boolean_mask(words, cuttable)
-        chars = tf.strings.unicode_decode(ascii_words, "UTF-8")
-        code = chars.flat_values
+        chars = tf.strings.unicode_decode(words, "UTF-8", errors="replace")
+        code = tf.minimum(chars.flat_values, 127)
         following = tf.concat([code[1:], [0]], axis=0)
-        cut_after = tf.gather(self._cuts, code * 128 + following)
-        # A part starts at a word's first character or after a cut.
         word_first = _first_in_rows(chars)
+        char_word = chars.value_rowids()
+        same_word = ~tf.concat([word_first[1:], [True]], axis=0)
+        cut_after = tf.gather(self._cuts, code * 128 + following) & same_word
+        cut_after &= tf.gather(cuttable, char_word)
         begins = word_first | tf.concat([[False], cut_after[:-1]], axis=0)
-        part = tf.cumsum(tf.cast(begins, tf.int64)) - 1
-        ascii_parts = tf.strings.unicode_encode(
-            tf.RaggedTensor.from_value_rowids(code, part), "UTF-8"
+        part_word = tf.boolean_mask(char_word, begins)
+        part_start = tf.boolean_mask(
+            tf.range(tf.size(code, out_type=tf.int64)) - tf.gather(chars.row_starts(), char_word),
+            begins,
         )
-        parts_per_word = tf.math.unsorted_segment_sum(
-            tf.cast(begins, tf.int64), chars.value_rowids(), chars.nrows()
+        word_end = tf.cast(tf.strings.length(words, unit="BYTE"), tf.int64)
+        part_end = tf.where(
+            tf.concat([tf.equal(part_word[1:], part_word[:-1]), [False]], axis=0),
+            tf.concat([part_start[1:], [0]], axis=0),
+            tf.gather(word_end, part_word),
         )
-        other_words = tf.boolean_mask(words, ~cuttable)
-        parts = tf.concat([ascii_parts, other_words], axis=0)
-        is_first = tf.concat(
-            [tf.boolean_mask(word_first, begins), tf.ones_like(other_words, tf.bool)], axis=0
+        parts = tf.strings.substr(
+            tf.gather(words, part_word), part_start, part_end - part_start, unit="BYTE"
         )
-        ascii_count = tf.size(ascii_parts, out_type=tf.int64)
-        other_rows = tf.RaggedTensor.from_row_lengths(
-            ascii_count + tf.range(tf.size(other_words, out_type=tf.int64)),
-            tf.ones_like(other_words, tf.int64),
-        )
-        ascii_rows = tf.RaggedTensor.from_row_lengths(tf.range(ascii_count), parts_per_word)
-        word_rank = tf.cumsum(tf.cast(cuttable, tf.int64), exclusive=True)
-        other_rank = tf.cumsum(tf.cast(~cuttable, tf.int64), exclusive=True)
-        word_parts = tf.gather(
-            tf.concat([ascii_rows, other_rows], axis=0),
-            tf.where(cuttable, word_rank, ascii_rows.nrows() + other_rank),
-        )
-        return parts, is_first, word_parts
+        return parts, tf.boolean_mask(word_first, begins), part_word
 
     @staticmethod
-    def _encode_distinct(texts: tf.Tensor, sentencepiece) -> tf.RaggedTensor:
-        """Ids of `texts` [n, (pieces)], each distinct text encoded once, in parallel shards."""
+    def _encode_distinct(texts: tf.Tensor, sentencepiece) -> tf.Tensor:
+        """Ids (as text) of `texts` [n], each distinct text encoded once, in parallel shards."""
         unique, index = tf.unique(texts, out_idx=tf.int64)
         ids = map_in_shards(lambda shard: (sentencepiece.tokenize(shard),), unique)[0]
-        return tf.gather(ids, index)
+        return tf.gather(ids_to_text(ids), index)
 
 
 def _without_prefix(model: SentencePieceModel) -> bytes:

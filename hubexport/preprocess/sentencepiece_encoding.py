@@ -39,7 +39,7 @@ class SentencePieceEncoder(tf.Module):
         if self._unigram is not None:
             return map_in_shards(lambda shard: (self._unigram.encode(shard),), texts)[0]
         if self._words is not None:
-            return self._words.encode(texts)
+            return map_in_shards(lambda shard: (self._words.encode(shard),), texts)[0]
         return map_in_shards(lambda shard: (self._lines.tokenize(shard),), texts)[0]
 
     def encode_with_offsets(

@@ -90,4 +90,6 @@ def in_graph_sentencepiece(
     (the kernel-owned resources are told apart by node name); the hash keeps names distinct.
     """
     digest = hashlib.sha1(serialized).hexdigest()[:16]
-    return tf_text.SentencepieceTokenizer(serialized, out_type=out_type, name=f"sentencepiece_{digest}")
+    return tf_text.SentencepieceTokenizer(
+        serialized, out_type=out_type, name=f"sentencepiece_{digest}"
+    )

@@ -42,8 +42,10 @@ class UnigramEncoder(tf.Module):
         super().__init__(name=name)
         unsupported = {t for t in model.piece_types if t not in _FAST_TYPES}
         if unsupported:
-            raise ValueError(f"unigram models with piece types {sorted(unsupported)} are not supported")
-        known = sorted({ord(c) for p, t in zip(model.pieces, model.piece_types) if t in _MATCHABLE for c in p})
+            raise ValueError(f"unigram models with piece types {sorted(unsupported)}: unsupported")
+        known = sorted(
+            {ord(c) for p, t in zip(model.pieces, model.piece_types) if t in _MATCHABLE for c in p}
+        )
         self._unknown_chars = regex_class(known, negate=True)
         self._unknown_run = self._unknown_chars + "+"
         self._unknown_id = model.unknown_id()
@@ -96,7 +98,10 @@ class UnigramEncoder(tf.Module):
 
         def to_input(position, inclusive_end):
             containing = tf.searchsorted(
-                piece_start, position - tf.cast(inclusive_end, tf.int64), side="right", out_type=tf.int64
+                piece_start,
+                position - tf.cast(inclusive_end, tf.int64),
+                side="right",
+                out_type=tf.int64,
             ) - 1
             containing = tf.maximum(containing, 0)
             own_start = tf.gather(piece_starts.flat_values, containing)
@@ -105,7 +110,8 @@ class UnigramEncoder(tf.Module):
             inside = tf.maximum(own_start, own_end - (tf.gather(piece_end, containing) - position))
             return tf.where(position == boundary, own_end if inclusive_end else own_start, inside)
 
-        return ids, ids.with_flat_values(to_input(start, False)), ids.with_flat_values(to_input(end, True))
+        starts = ids.with_flat_values(to_input(start, False))
+        return ids, starts, ids.with_flat_values(to_input(end, True))
 
     def _encode_exactly(self, texts: tf.Tensor) -> tf.RaggedTensor:
         normalized = tf.strings.reduce_join(self.normalizer.tokenize(texts), axis=1)
@@ -128,7 +134,8 @@ def _fast_normalizer_agrees(model: SentencePieceModel) -> bool:
     rules = SentencePieceNormalizer(normalizer_spec=proto.normalizer_spec.SerializeToString())
     spaces = rules.normalize("a\tb\rc\nd") == rules.normalize("a b c d")
     user_defined = [p for p, t in zip(model.pieces, model.piece_types) if t == _TYPE.USER_DEFINED]
-    return spaces and all(rules.normalize("x" + p) == rules.normalize("x") + p for p in user_defined)
+    kept = all(rules.normalize("x" + p) == rules.normalize("x") + p for p in user_defined)
+    return spaces and kept
 
 
 def _verbatim_copy(model: SentencePieceModel, known: list[int]) -> bytes:
