@@ -4,7 +4,8 @@ HF fast tokenizers built from the same files.
 Run from the repository root: `python -m bench.tokenize_sentencepiece`.
 
 The models are trained here exactly as the test fixtures do (ALBERT: unigram, XLM-R: 30k BPE, on
-stdlib docstrings, licenses, CJK samples). The text is different: unique docstring lines of the
+stdlib docstrings, licenses, CJK samples), plus an XLM-R-layout unigram model (the real
+xlm-roberta model is unigram). The text is different: unique docstring lines of the
 installed `transformers` package, in batches of 1024, and every call of every candidate gets a
 batch it has not seen before in this process (candidates walk the same batches in the same order,
 in interleaved rounds). Both sides get 2 threads (TF intra/inter-op threads, RAYON_NUM_THREADS).
@@ -20,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["RAYON_NUM_THREADS"] = "2"
 
 import argparse
+import functools
 import pathlib
 import tempfile
 
@@ -49,6 +51,12 @@ FAMILIES = {
                AlbertTokenizer, AlbertTokenizerFast),
     "xlm_roberta": (train_xlm_roberta_tokenizer, "sentencepiece.bpe.model",
                     XlmRobertaSentencePieceTokenizer, XLMRobertaTokenizer, XLMRobertaTokenizerFast),
+    # The real xlm-roberta sentencepiece.bpe.model is a unigram model despite its name.
+    "xlm_roberta_unigram": (
+        functools.partial(train_xlm_roberta_tokenizer, model_type="unigram"),
+        "sentencepiece.bpe.model", XlmRobertaSentencePieceTokenizer, XLMRobertaTokenizer,
+        XLMRobertaTokenizerFast,
+    ),
 }
 
 

@@ -212,7 +212,12 @@ def test_detokenize_matches_hf_decode(case, lines_and_ids):
 
 
 @settings(max_examples=150, deadline=None)
-@given(text=st.text(alphabet=st.one_of(st.characters(), st.sampled_from(TRICKY)), max_size=48))
+@given(
+    text=st.text(
+        # codec="utf-8" leaves out lone surrogates, which UTF-8 (so a tf.string) cannot hold.
+        alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(TRICKY)), max_size=48
+    )
+)
 def test_random_text_matches_the_slow_tokenizer(case, text):
     assume(case.usable([text]))
     expected = case.slow.encode(text, add_special_tokens=False)

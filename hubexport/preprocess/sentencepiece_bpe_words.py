@@ -6,8 +6,10 @@ a merge can never join two adjacent characters that no piece holds side by side,
 cut there and its parts encoded on their own (the first with SentencePiece's "▁" prefix, the
 others without): BPE merges each part exactly as inside the word. `tokenize` looks distinct words
 up in a cache of words seen in earlier calls (`sentencepiece_word_cache`), cuts the others if
-they are printable ASCII (their normalization changes nothing) and encodes each distinct part
-once. Real text repeats words and word parts a lot, and SentencePiece's BPE is slow.
+they are printable ASCII (their normalization changes nothing), looks their parts up in a table
+of the parts that are one piece (checked with the sentencepiece library when the tokenizer is
+built) and encodes each remaining distinct part once. Real text repeats words and word parts a
+lot, and SentencePiece's BPE is slow.
 
 `tokenize_with_offsets` encodes distinct whole words, with SentencePiece's offsets: a piece that
 begins with "▁" starts where the previous piece ends (it covers the whitespace before its word),
@@ -16,9 +18,17 @@ the "▁" in front of a text is zero-width.
 from __future__ import annotations
 
 import tensorflow as tf
-from sentencepiece import SentencePieceNormalizer, sentencepiece_model_pb2
+from sentencepiece import (
+    SentencePieceNormalizer,
+    SentencePieceProcessor,
+    sentencepiece_model_pb2,
+)
 
-from hubexport.preprocess.sentencepiece_model import SentencePieceModel, in_graph_sentencepiece
+from hubexport.preprocess.sentencepiece_model import (
+    SPACE_SYMBOL,
+    SentencePieceModel,
+    in_graph_sentencepiece,
+)
 from hubexport.preprocess.sentencepiece_shards import map_in_shards
 from hubexport.preprocess.sentencepiece_word_cache import WordCache, ids_to_text, text_to_ids
 
@@ -35,6 +45,10 @@ class BpeWordEncoder(tf.Module):
         self._inner = in_graph_sentencepiece(_without_prefix(model))
         self._cuts = tf.constant(_cut_table(model))
         self._known_words = WordCache()
+        self._single_pieces = [
+            _single_piece_table(model.serialized, lambda p: p[1:] if p[:1] == SPACE_SYMBOL else ""),
+            _single_piece_table(_without_prefix(model), lambda p: "" if SPACE_SYMBOL in p else p),
+        ]
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """int32 ids [batch, (pieces)]."""
@@ -48,10 +62,13 @@ class BpeWordEncoder(tf.Module):
         """Distinct words [n] -> their ids as text [n], through their distinct parts."""
         parts, is_first, part_word = self._cut(words)
         coded = parts
-        for selected, sentencepiece in ((is_first, self.sentencepiece), (~is_first, self._inner)):
+        kinds = zip((is_first, ~is_first), (self.sentencepiece, self._inner), self._single_pieces)
+        for selected, sentencepiece, single_pieces in kinds:
             where = tf.where(selected)
             coded = tf.tensor_scatter_nd_update(
-                coded, where, self._encode_distinct(tf.gather_nd(parts, where), sentencepiece)
+                coded,
+                where,
+                _encode_distinct(tf.gather_nd(parts, where), sentencepiece, single_pieces),
             )
         per_word = tf.RaggedTensor.from_value_rowids(
             coded, part_word, nrows=tf.size(words, out_type=tf.int64)
@@ -117,12 +134,41 @@ class BpeWordEncoder(tf.Module):
         )
         return parts, tf.boolean_mask(word_first, begins), part_word
 
-    @staticmethod
-    def _encode_distinct(texts: tf.Tensor, sentencepiece) -> tf.Tensor:
-        """Ids (as text) of `texts` [n], each distinct text encoded once, in parallel shards."""
-        unique, index = tf.unique(texts, out_idx=tf.int64)
-        ids = map_in_shards(lambda shard: (sentencepiece.tokenize(shard),), unique)[0]
-        return tf.gather(ids_to_text(ids), index)
+
+def _encode_distinct(
+    texts: tf.Tensor, sentencepiece, single_pieces: tf.lookup.StaticHashTable
+) -> tf.Tensor:
+    """Ids (as text) of `texts` [n]: one-piece texts from `single_pieces`, the others encoded
+    once per distinct text, in parallel shards."""
+    unique, index = tf.unique(texts, out_idx=tf.int64)
+    single = single_pieces.lookup(unique)
+    others = tf.where(single < 0)
+    encoded = map_in_shards(
+        lambda shard: (sentencepiece.tokenize(shard),), tf.gather_nd(unique, others)
+    )[0]
+    # The texts of the misses (-1, written as U+FFFD) are replaced by their encodings.
+    coded = tf.tensor_scatter_nd_update(
+        ids_to_text(single[:, None]), others, ids_to_text(encoded)
+    )
+    return tf.gather(coded, index)
+
+
+def _single_piece_table(serialized: bytes, text_of) -> tf.lookup.StaticHashTable:
+    """Text -> id for the pieces that `text_of(piece)` turns into a text that the model (the
+    sentencepiece library itself) encodes as that one piece; -1 for other texts."""
+    processor = SentencePieceProcessor(model_proto=serialized)
+    texts, ids = [], []
+    for i in range(processor.get_piece_size()):
+        text = text_of(processor.id_to_piece(i))
+        if text and processor.encode(text) == [i]:
+            texts.append(text)
+            ids.append(i)
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(texts, tf.string), tf.constant(ids, tf.int32)
+        ),
+        default_value=-1,
+    )
 
 
 def _without_prefix(model: SentencePieceModel) -> bytes:
