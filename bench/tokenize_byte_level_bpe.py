@@ -27,6 +27,7 @@ import transformers
 from transformers import RobertaTokenizerFast
 
 from bench import timing
+from bench.saved_tokenizer import save_and_load
 from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer
 from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
 from tests.support import corpus
@@ -62,19 +63,6 @@ def fresh_batches(
     return lambda: call(next(iterator))
 
 
-class TokenizeModule(tf.Module):
-    """What a preprocessing SavedModel exposes: the tokenizer traced for a batch of strings."""
-
-    def __init__(self, tokenizer: ByteLevelBpeTokenizer):
-        super().__init__()
-        self.tokenizer = tokenizer
-        spec = [tf.TensorSpec([None], tf.string)]
-        self.tokenize = tf.function(tokenizer.tokenize, input_signature=spec)
-        self.tokenize_with_offsets = tf.function(
-            tokenizer.tokenize_with_offsets, input_signature=spec
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -85,11 +73,9 @@ def main() -> None:
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_bpe_"))
     tokenizer_dir = train_roberta_tokenizer(corpus.training_text(work / "train.txt"), work)
     hf = RobertaTokenizerFast.from_pretrained(str(tokenizer_dir))
-    module = TokenizeModule(
-        ByteLevelBpeTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"))
-    )
-    tf.saved_model.save(module, str(work / "saved"))
-    loaded = tf.saved_model.load(str(work / "saved"))
+    loaded = save_and_load(
+        ByteLevelBpeTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt")),
+        work / "saved", with_offsets=True)
 
     lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
     needed = (args.rounds + 1) * BATCH

