@@ -98,18 +98,27 @@ def check_tokenizer_fits(tokenizer, model) -> None:
                           f"{model.config.vocabulary_size}: check --tokenizer")
 
 
+def encoder_from_flags(tokenizer=None, with_mlm: bool = False):
+    """The encoder the flags describe, checked against `tokenizer`; warns when weights are random."""
+    from hubexport.model_source import build_encoder
+
+    source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
+                           checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format,
+                           with_mlm=with_mlm)
+    if tokenizer is not None:
+        check_tokenizer_fits(tokenizer, source.model)
+    if not FLAGS.checkpoint:
+        warn_random_weights(source.architecture)
+    return source
+
+
 def export_end_to_end_from_flags() -> None:
     """--export_type=end_to_end: one text-to-embedding SavedModel as version N of --export_dir."""
-    from hubexport.model_source import build_encoder
     from hubexport.savedmodel.end_to_end_export import export_end_to_end
     from hubexport.serving.source_card import source_card_facts
 
     tokenizer = tokenizer_from_flags()
-    source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
-                           checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format)
-    check_tokenizer_fits(tokenizer, source.model)
-    if not FLAGS.checkpoint:
-        warn_random_weights(source.architecture)
+    source = encoder_from_flags(tokenizer)
     metadata = dict(source.metadata)
     if FLAGS.checkpoint:
         metadata["checkpoint"] = FLAGS.checkpoint
@@ -125,7 +134,6 @@ def export_end_to_end_from_flags() -> None:
 
 def export_from_flags() -> None:
     """Runs the export the flags describe."""
-    from hubexport.model_source import build_encoder
     from hubexport.preprocess.preprocessor_export import export_preprocessor
     from hubexport.savedmodel.atomic import check_destination, export_atomically
     from hubexport.savedmodel.encoder_export import export_encoder
@@ -141,10 +149,7 @@ def export_from_flags() -> None:
     if FLAGS.export_type == "encoder_with_mlm":
         from hubexport.savedmodel.mlm_export import export_encoder_with_mlm
 
-        source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
-                               checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format, with_mlm=True)
-        if not FLAGS.checkpoint:
-            warn_random_weights(source.architecture)
+        source = encoder_from_flags(with_mlm=True)
         path = export_encoder_with_mlm(source.model, source.mlm_head, FLAGS.export_dir, overwrite=FLAGS.overwrite,
                                        metadata=source.metadata)
         print(f"Exported encoder with MLM head ({source.architecture}, {source.weights}, {FLAGS.dtype}) to {path}")
@@ -154,12 +159,7 @@ def export_from_flags() -> None:
     tokenizer = tokenizer_from_flags() if wants_preprocessor else None
     source = None
     if wants_encoder:
-        source = build_encoder(FLAGS.preset, FLAGS.config_file, dtype=FLAGS.dtype, seed=FLAGS.seed,
-                               checkpoint=FLAGS.checkpoint, checkpoint_format=FLAGS.checkpoint_format)
-        if tokenizer is not None:
-            check_tokenizer_fits(tokenizer, source.model)
-        if not FLAGS.checkpoint:
-            warn_random_weights(source.architecture)
+        source = encoder_from_flags(tokenizer)
 
     def write_encoder(directory, overwrite: bool = False) -> None:
         export_encoder(source.model, directory, overwrite=overwrite, metadata=source.metadata)
