@@ -157,12 +157,18 @@ def export_from_flags() -> None:
     wants_encoder = FLAGS.export_type in ("encoder", "both")
     wants_preprocessor = FLAGS.export_type in ("preprocessor", "both")
     tokenizer = tokenizer_from_flags() if wants_preprocessor else None
-    source = None
+    summary = []
     if wants_encoder:
         source = encoder_from_flags(tokenizer)
+        summary.append(f"encoder ({source.architecture}, {source.weights}, {FLAGS.dtype}, "
+                       f"{source.model.count_params():,} parameters)")
+    if tokenizer is not None:
+        summary.append(f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, "
+                       f"seq_length {FLAGS.default_seq_length})")
 
     def write_encoder(directory, overwrite: bool = False) -> None:
-        export_encoder(source.model, directory, overwrite=overwrite, metadata=source.metadata)
+        # The export gets the last reference to the model, so the weights are freed before its probe.
+        export_encoder(source.take_model(), directory, overwrite=overwrite, metadata=source.metadata)
 
     def write_preprocessor(directory, overwrite: bool = False) -> None:
         export_preprocessor(tokenizer, directory, default_seq_length=FLAGS.default_seq_length,
@@ -178,13 +184,6 @@ def export_from_flags() -> None:
         write_encoder(FLAGS.export_dir, FLAGS.overwrite)
     else:
         write_preprocessor(FLAGS.export_dir, FLAGS.overwrite)
-    summary = []
-    if source is not None:
-        summary.append(f"encoder ({source.architecture}, {source.weights}, {FLAGS.dtype}, "
-                       f"{source.model.count_params():,} parameters)")
-    if tokenizer is not None:
-        summary.append(f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, "
-                       f"seq_length {FLAGS.default_seq_length})")
     print(f"Exported {' and '.join(summary)} to {os.path.abspath(FLAGS.export_dir)}")
 
 

@@ -31,13 +31,24 @@ _ARCHITECTURE_FIELDS = ("family", "vocabulary_size", "num_layers", "num_heads", 
 
 @dataclasses.dataclass
 class EncoderSource:
-    """A built encoder (with its LM head if asked for) and a description of its origin."""
+    """A built encoder (with its LM head if asked for) and a description of its origin.
 
-    model: EncoderBackbone
+    `model` is None once `take_model()` handed it over.
+    """
+
+    model: EncoderBackbone | None
     architecture: str
     weights: str
     pooled_output: PooledOutput
     mlm_head: MaskedLMHead | None = None
+
+    def take_model(self) -> EncoderBackbone:
+        """Hands the model over and forgets it, so the taker can hold the last reference.
+
+        An export that holds the last reference frees the weights before it reloads its SavedModel.
+        """
+        model, self.model = self.model, None
+        return model
 
     @property
     def metadata(self) -> dict[str, Any]:

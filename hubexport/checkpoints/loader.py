@@ -17,6 +17,7 @@ from hubexport.checkpoints.keras_hub_import import import_keras_hub
 from hubexport.checkpoints.weight_assignment import assign_weights
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.config import EncoderConfig
+from hubexport.encoders.initializers import unwritten_weights
 from hubexport.encoders.mlm_head import MaskedLMHead
 from hubexport.errors import CheckpointError, ConfigError
 
@@ -53,11 +54,15 @@ def read_checkpoint(checkpoint: str, checkpoint_format: str | None, given: Encod
 
 
 def build_loaded(imported: ImportedCheckpoint, dtype: str, with_mlm: bool) -> LoadedEncoder:
-    """Builds our model for the imported architecture and fills every weight from the checkpoint."""
-    model = EncoderBackbone.from_config({"encoder_config": imported.config.to_dict(), "dtype": dtype})
-    head = None
-    if with_mlm:
-        head = MaskedLMHead(imported.config, imported.mlm, model.token_embedding, dtype=model.dtype_policy,
-                            name=MLM_HEAD)
+    """Builds our model for the imported architecture and fills every weight from the checkpoint.
+
+    The model is built with unwritten weights: `assign_weights` fills every one of them or raises.
+    """
+    with unwritten_weights():
+        model = EncoderBackbone.from_config({"encoder_config": imported.config.to_dict(), "dtype": dtype})
+        head = None
+        if with_mlm:
+            head = MaskedLMHead(imported.config, imported.mlm, model.token_embedding, dtype=model.dtype_policy,
+                                name=MLM_HEAD)
     assign_weights(model_weights(model, head), imported.tensors, imported.plan(with_mlm))
     return LoadedEncoder(model, head, imported)

@@ -89,12 +89,15 @@ class SafetensorsFile(TensorSource):
         return tuple(self._entries[name]["shape"])
 
     def read(self, name: str) -> np.ndarray:
+        """Tensor `name` as float32, read straight into its array (float32 data is not copied again)."""
         entry = self._entries[name]
-        begin, end = entry["data_offsets"]
+        begin, _ = entry["data_offsets"]
+        values = np.empty(entry["shape"], dtype=_NUMPY_DTYPES[entry["dtype"]])
         with open(self.path, "rb") as handle:
             handle.seek(self._data_start + begin)
-            raw = handle.read(end - begin)
-        values = np.frombuffer(raw, dtype=_NUMPY_DTYPES[entry["dtype"]]).reshape(entry["shape"])
+            got = handle.readinto(values.reshape(-1).view(np.uint8))
+        if got != values.nbytes:
+            raise self._fail(f"tensor {name!r} ends past the end of the file: the file is truncated")
         if entry["dtype"] == "BF16":
             values = _bfloat16_to_float32(values)
-        return values.astype(np.float32)
+        return values.astype(np.float32, copy=False)

@@ -99,7 +99,11 @@ def _expected_source_shape(rule: Rule, region_shape: tuple[int, ...]) -> tuple[i
 
 
 def assign_weights(weights: Mapping[str, object], source: TensorSource, plan: WeightPlan) -> None:
-    """Fills `weights` (model weight path -> Keras variable) from `source` as `plan` says."""
+    """Fills `weights` (model weight path -> Keras variable) from `source` as `plan` says.
+
+    Every check runs first (coverage from the rules' regions alone, without reading tensor data);
+    then the weights are assigned one at a time, so at most one weight's values are held in numpy.
+    """
     names = source.names()
     missing = [rule for rule in plan.rules if rule.source not in names]
     if missing:
@@ -117,18 +121,13 @@ def assign_weights(weights: Mapping[str, object], source: TensorSource, plan: We
             raise CheckpointError(f"{source.description}: tensor {rule.source!r} has shape {got}, but the model "
                                   f"needs {expected} (for {rule.target})")
     _check_leftovers(names, plan, source.description)
-
-    values = {target: np.zeros(shape, np.float32) for target, shape in shapes.items()}
-    filled = {target: np.zeros(shape, np.int8) for target, shape in shapes.items()}
+    regions = {target: [] for target in shapes}
     for rule in plan.rules:
-        index = _region(shapes[rule.target], rule.rows, rule.columns)
-        array = source.read(rule.source)
-        array = array.T if rule.transpose else array
-        values[rule.target][index] = array.reshape(_region_shape(shapes[rule.target], index))
-        filled[rule.target][index] += 1
+        regions[rule.target].append(_region(shapes[rule.target], rule.rows, rule.columns))
     for fill in plan.zero_fills:
-        filled[fill.target][_region(shapes[fill.target], fill.rows, None)] += 1
-    for target, counts in filled.items():
+        regions[fill.target].append(_region(shapes[fill.target], fill.rows, None))
+    for target, shape in shapes.items():
+        counts = _coverage_counts(shape, regions[target])
         if not np.all(counts == 1):
             state = "not filled" if np.any(counts == 0) else "filled more than once"
             raise CheckpointError(f"{source.description}: model weight {target} is {state} by the checkpoint")
@@ -136,8 +135,47 @@ def assign_weights(weights: Mapping[str, object], source: TensorSource, plan: We
         if duplicate.source in names and not np.array_equal(source.read(duplicate.source), source.read(duplicate.of)):
             raise CheckpointError(f"{source.description}: tensor {duplicate.source!r} should be tied to "
                                   f"{duplicate.of!r} but holds different values")
+    rules = {target: [] for target in shapes}
+    for rule in plan.rules:
+        rules[rule.target].append(rule)
     for target, variable in weights.items():
-        variable.assign(values[target])
+        variable.assign(_weight_value(shapes[target], rules[target], source))
+
+
+def _coverage_counts(shape: tuple[int, ...], regions: list[tuple[slice, ...]]) -> np.ndarray:
+    """How often each cell of `shape` is covered by `regions`, on a grid cut at the regions' edges.
+
+    Regions only restrict the first and last axes, so cutting those axes at every region boundary
+    gives cells that each region covers entirely or not at all: one counter per cell is exact.
+    """
+    axes = sorted({0, len(shape) - 1}) if shape else []
+    cuts = {axis: sorted({0, shape[axis]} | {bound for index in regions
+                                             for bound in index[axis].indices(shape[axis])[:2]})
+            for axis in axes}
+    counts = np.zeros([len(cuts[axis]) - 1 for axis in axes], np.int64)
+    for index in regions:
+        cells = []
+        for axis in axes:
+            start, stop, _ = index[axis].indices(shape[axis])
+            cells.append(slice(cuts[axis].index(start), cuts[axis].index(max(start, stop))))
+        counts[tuple(cells)] += 1
+    return counts
+
+
+def _weight_value(shape: tuple[int, ...], rules: list[Rule], source: TensorSource) -> np.ndarray:
+    """One weight's float32 values: its tensor as stored, or its blocks assembled over zeros."""
+    if len(rules) == 1 and rules[0].rows is None and rules[0].columns is None:
+        return _block(rules[0], source, shape)
+    value = np.zeros(shape, np.float32)
+    for rule in rules:
+        index = _region(shape, rule.rows, rule.columns)
+        value[index] = _block(rule, source, _region_shape(shape, index))
+    return value
+
+
+def _block(rule: Rule, source: TensorSource, shape: tuple[int, ...]) -> np.ndarray:
+    array = source.read(rule.source)
+    return (array.T if rule.transpose else array).reshape(shape)
 
 
 def _check_leftovers(names: frozenset[str], plan: WeightPlan, description: str) -> None:

@@ -9,6 +9,8 @@ Loading needs TensorFlow only.
 """
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import pathlib
 from typing import Any, Sequence
@@ -89,37 +91,68 @@ def probe_inputs(vocabulary_size: int, num_segments: int, seed: int = 0) -> dict
     return {"input_word_ids": ids * mask, "input_mask": mask, "input_type_ids": types}
 
 
-def probe_encoder(export_dir: pathlib.Path, model: EncoderBackbone, tolerance: float) -> None:
-    """Reloads the export and checks it reproduces the Keras model on a padded batch."""
-    loaded = tf.saved_model.load(str(export_dir))
+@dataclasses.dataclass(frozen=True)
+class ProbeExpectation:
+    """What a reloaded export must reproduce: the Keras model's outputs on `probe_inputs`."""
+
+    inputs: dict[str, np.ndarray]
+    sequence_output: np.ndarray
+    num_layers: int
+    tolerance: float
+
+
+def probe_expectation(model: EncoderBackbone, tolerance: float) -> ProbeExpectation:
+    """Runs the Keras model on the probe batch; the export is later checked against this."""
     inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
     expected = encoder_outputs(model, {k: tf.constant(v) for k, v in inputs.items()}, training=False)
+    return ProbeExpectation(inputs, expected["sequence_output"].numpy(), model.config.num_layers, tolerance)
+
+
+def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> None:
+    """Reloads the export and checks it reproduces `expectation`, also through `serving_default`."""
+    loaded = tf.saved_model.load(str(export_dir))
+    inputs = expectation.inputs
     got = loaded(inputs, training=False)
-    if len(got["encoder_outputs"]) != model.config.num_layers:
+    if len(got["encoder_outputs"]) != expectation.num_layers:
         raise RuntimeError(f"export probe: {len(got['encoder_outputs'])} encoder_outputs, "
-                           f"expected {model.config.num_layers}")
+                           f"expected {expectation.num_layers}")
     mask = inputs["input_mask"].astype(bool)
-    difference = np.max(np.abs(got["sequence_output"].numpy() - expected["sequence_output"].numpy())[mask])
-    if not difference <= tolerance:
-        raise RuntimeError(f"export probe: reloaded sequence_output differs by {difference} (> {tolerance})")
+    difference = np.max(np.abs(got["sequence_output"].numpy() - expectation.sequence_output)[mask])
+    if not difference <= expectation.tolerance:
+        raise RuntimeError(f"export probe: reloaded sequence_output differs by {difference} "
+                           f"(> {expectation.tolerance})")
     flat = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
-    if f"encoder_outputs_{model.config.num_layers - 1}" not in flat:
+    if f"encoder_outputs_{expectation.num_layers - 1}" not in flat:
         raise RuntimeError("export probe: serving_default lacks the flat encoder_outputs")
+
+
+def probe_encoder(export_dir: pathlib.Path, model: EncoderBackbone, tolerance: float) -> None:
+    """Reloads the export and checks it reproduces the Keras model on a padded batch."""
+    check_reloaded(export_dir, probe_expectation(model, tolerance))
 
 
 def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, overwrite: bool = False,
                    metadata: dict[str, Any] | None = None) -> pathlib.Path:
-    """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it."""
+    """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it.
+
+    The probe's expected outputs are computed first and this function lets go of `model` once it is
+    saved, so a caller that passed its last reference (the CLI) has the model's weights freed before
+    the probe reloads the export: the weights are never held twice.
+    """
     dtype = model.dtype_policy.name
     payload = {"export_type": "encoder", "dtype": dtype, "encoder_config": model.config.to_dict(), **(metadata or {})}
+    expectation = probe_expectation(model, PROBE_TOLERANCE.get(dtype, 1e-5))
+    unsaved = [model]  # `write` pops it, so after saving no reference to the model is left here
+    del model
 
     def write(staging: pathlib.Path) -> None:
-        root, signatures = build_encoder_root(model)
+        root, signatures = build_encoder_root(unsaved.pop())
         tf.saved_model.save(root, str(staging), signatures=signatures)
         write_metadata(staging, payload)
         write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
 
     def probe(staging: pathlib.Path) -> None:
-        probe_encoder(staging, model, PROBE_TOLERANCE.get(dtype, 1e-5))
+        gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+        check_reloaded(staging, expectation)
 
     return export_atomically(export_dir, overwrite, write, probe)
