@@ -50,10 +50,17 @@ def keras_reference(model, packed: dict[str, np.ndarray]) -> dict[str, np.ndarra
 
 
 def assert_outputs_close(got, expected, tolerance: float) -> None:
+    """Equal outputs at real positions; `sequence_output` is exactly zero at padded ones."""
     assert sorted(got) == sorted(OUTPUT_NAMES)
+    mask = expected["input_mask"].astype(bool)
     np.testing.assert_array_equal(np.asarray(got["input_mask"]), expected["input_mask"])
-    for name in ("embedding", "pooled_output", "sequence_output"):
+    for name in ("embedding", "pooled_output"):
         np.testing.assert_allclose(np.asarray(got[name]), expected[name], rtol=0, atol=tolerance, err_msg=name)
+    sequence = np.asarray(got["sequence_output"])
+    assert sequence.shape == expected["sequence_output"].shape
+    np.testing.assert_allclose(sequence[mask], expected["sequence_output"][mask], rtol=0, atol=tolerance,
+                               err_msg="sequence_output at real positions")
+    assert not np.any(sequence[~mask]), "sequence_output must be zero at padded positions"
 
 
 @pytest.mark.parametrize("family", FAMILIES)

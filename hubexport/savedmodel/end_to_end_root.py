@@ -6,7 +6,9 @@ variables and traces are stored once) and the TF-Hub preprocessor (as `preproces
 
 - `__call__(text, training=False)` -> `pooled_output` [batch, H], `sequence_output`
   [batch, seq, H], `input_mask` [batch, seq] and `embedding` [batch, H], the mean of
-  `sequence_output` over `input_mask` (special tokens included, as sentence-transformers pools);
+  `sequence_output` over `input_mask` (special tokens included, as sentence-transformers pools).
+  The encoder runs on buckets of rows of similar length (length_buckets.py), so short texts cost
+  what their tokens cost; `sequence_output` is zero at padded positions;
 - `serve(text)` and `serve_training(text)`: that call with `training` fixed, the endpoints Keras 3's
   `TFSMLayer` calls; `serve_pair({"text_a": ..., "text_b": ...})` for text pairs, packed as one
   two-segment input per example;
@@ -25,6 +27,7 @@ import tensorflow as tf
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.savedmodel.encoder_export import build_encoder_root
+from hubexport.savedmodel.length_buckets import encode_in_length_buckets
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 
 OUTPUT_NAMES = ("pooled_output", "sequence_output", "input_mask", "embedding")
@@ -39,10 +42,11 @@ def masked_mean(sequence_output: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(tf.reduce_sum(sequence_output * weights, axis=1), tf.reduce_sum(weights, axis=1))
 
 
-def embedding_outputs(encoder_root: ReusableSavedModelRoot, inputs: dict[str, tf.Tensor],
+def embedding_outputs(encoder_root: ReusableSavedModelRoot, inputs: dict[str, tf.Tensor], hidden_dim: int,
                       training: bool) -> dict[str, tf.Tensor]:
     """Runs the encoder root's call on packed inputs; returns the four end-to-end outputs."""
-    outputs = encoder_root.__call__(inputs, training=training)
+    outputs = encode_in_length_buckets(lambda bucket: encoder_root.__call__(bucket, training=training), inputs,
+                                       hidden_dim)
     return {
         "pooled_output": outputs["pooled_output"],
         "sequence_output": outputs["sequence_output"],
@@ -59,11 +63,12 @@ def build_end_to_end_root(model: EncoderBackbone, preprocessor: PreprocessorModu
     root.encoder = encoder_root
     root.preprocessor = preprocessor
     pack_pair = preprocessor.serving_signatures()["serving_pair"]
+    hidden_dim = model.config.hidden_dim
     text = tf.TensorSpec([None], tf.string, name=SINGLE_INPUT)
 
     @tf.function
     def call(text, training=False):
-        return embedding_outputs(encoder_root, preprocessor(text), training)
+        return embedding_outputs(encoder_root, preprocessor(text), hidden_dim, training)
 
     for training in (False, True):
         call.get_concrete_function(text, training=training)
@@ -75,7 +80,7 @@ def build_end_to_end_root(model: EncoderBackbone, preprocessor: PreprocessorModu
 
     @tf.function(input_signature=[pair])
     def serve_pair(texts):
-        return embedding_outputs(encoder_root, pack_pair(**texts), training=False)
+        return embedding_outputs(encoder_root, pack_pair(**texts), hidden_dim, training=False)
 
     root.serve_pair = serve_pair
     serving_pair = tf.function(lambda text_a, text_b: serve_pair({"text_a": text_a, "text_b": text_b}),
