@@ -150,8 +150,11 @@ def _outputs(kind: str, metadata: dict[str, Any]) -> str:
             f'* `"embedding"`: `[batch size, {hidden}]`, the mean of `sequence_output` over `input_mask` '
             "(special tokens included): a sentence embedding.",
             f'* `"pooled_output"`: `[batch size, {hidden}]`, {pooled}.',
-            f'* `"sequence_output"`: `[batch size, {seq}, {hidden}]`, one vector per token.',
+            f'* `"sequence_output"`: `[batch size, {seq}, {hidden}]`, one vector per token, zero at padding.',
             f'* `"input_mask"`: int32 `[batch size, {seq}]`, 1 for tokens, 0 for padding.',
+            "",
+            "Rows are sorted by length and encoded in buckets, each cut to its own longest row, so a short "
+            "text costs what its tokens cost; outputs at real positions do not depend on the bucketing.",
             "",
             f"The bundled `encoder` has {layers} layers; call it for `encoder_outputs`.",
         ]
