@@ -9,8 +9,9 @@ Works on code points: each character is replaced by its fixed output from
 - final sigma: a U+03A3 left in the output (only from mathematical capital sigmas) becomes
   U+03C2 where `str.lower` would make it final, U+03C3 otherwise.
 
-Texts that are pure ASCII skip the code point work: for them the whole preprocessing is ASCII
-lowercasing, whitespace collapsing and the quote rule, done with string ops.
+Texts that are pure ASCII (without the separators U+001C-U+001F, whitespace to Python) skip the
+code point work: for them the whole preprocessing is ASCII lowercasing, whitespace stripping and
+collapsing and the quote rule, done with string ops.
 
 Invalid UTF-8 is decoded with U+FFFD replacements (the reference only sees Python strings).
 
@@ -32,6 +33,9 @@ from hubexport.preprocess.sentencepiece_unicode import python_whitespace, regex_
 _IDENTITY = -1
 _WHITESPACE = -2
 _QUOTE = -3
+# The whitespace `tf.strings.strip` removes (absl's ASCII whitespace), and its line breaks.
+_STRIPPED = " \t\n\x0b\x0c\r"
+_BREAKS = _STRIPPED[1:]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +75,12 @@ class AlbertNormalizer(tf.Module):
     def __init__(self, lowercase: bool, keep_accents: bool, name: str | None = None):
         super().__init__(name=name)
         self._lowercase = lowercase
-        self._ascii_space = regex_class([cp for cp in python_whitespace() if cp < 0x80])
+        # Fast path: ASCII texts without the whitespace that `tf.strings.strip` leaves alone.
+        unstripped = [cp for cp in python_whitespace() if cp < 0x80 and chr(cp) not in _STRIPPED]
+        self._fast_text = regex_class([cp for cp in range(0x80) if cp not in unstripped]) + "*"
+        space, breaks = regex_class(list(map(ord, _STRIPPED))), regex_class(list(map(ord, _BREAKS)))
+        # Whitespace runs that are not already one space.
+        self._runs = f"{space}*{breaks}{space}*| {{2,}}"
         mapping = tables.character_map(lowercase, keep_accents)
         keys = list(mapping) + list(python_whitespace()) + [tables.BACKTICK, tables.APOSTROPHE]
         kinds = list(range(len(mapping))) + [_WHITESPACE] * len(python_whitespace()) + [_QUOTE] * 2
@@ -97,7 +106,7 @@ class AlbertNormalizer(tf.Module):
 
     def normalize(self, texts: tf.Tensor) -> tf.Tensor:
         """UTF-8 strings [batch] -> normalized UTF-8 strings [batch]."""
-        others = tf.where(~tf.strings.regex_full_match(texts, "[\\x00-\\x7f]*"))
+        others = tf.where(~tf.strings.regex_full_match(texts, self._fast_text))
         chars = tf.strings.unicode_decode(tf.gather_nd(texts, others), "UTF-8", errors="replace")
         outputs, _, _ = self._character_outputs(chars)
         return tf.tensor_scatter_nd_update(
@@ -126,11 +135,10 @@ class AlbertNormalizer(tf.Module):
         return self._encode(chars, outputs), alignment
 
     def _normalize_ascii(self, texts: tf.Tensor) -> tf.Tensor:
-        """The preprocessing of texts that are pure ASCII (others come out wrong)."""
+        """The preprocessing of texts that match `_fast_text` (others come out wrong)."""
         if self._lowercase:
             texts = tf.strings.lower(texts)
-        texts = tf.strings.regex_replace(texts, self._ascii_space + "+", " ")
-        texts = tf.strings.regex_replace(texts, "^ | $", "")
+        texts = tf.strings.regex_replace(tf.strings.strip(texts), self._runs, " ")
         return tf.strings.regex_replace(texts, "``|''", '"')
 
     def _encode(self, chars: tf.RaggedTensor, outputs: tf.RaggedTensor) -> tf.Tensor:

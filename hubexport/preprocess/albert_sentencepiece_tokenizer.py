@@ -15,7 +15,6 @@ import tensorflow as tf
 from hubexport.preprocess.albert_digit_comma import COMMA, DIGITS, DigitCommaSplitter
 from hubexport.preprocess.albert_normalization import AlbertNormalizer
 from hubexport.preprocess.sentencepiece_base import SentencePieceTokenizerBase
-from hubexport.preprocess.sentencepiece_shards import map_in_shards
 from hubexport.preprocess.tokenizer import SpecialTokens
 
 SPECIAL_PIECES = ("[CLS]", "[SEP]", "<unk>", "<pad>", "[MASK]")
@@ -57,13 +56,12 @@ class AlbertSentencePieceTokenizer(SentencePieceTokenizerBase):
         )
         self.vocab_size = len(self._model)
         self._normalizer = AlbertNormalizer(lowercase, keep_accents)
-        self._splitter = DigitCommaSplitter(self._model, self._encoder)
+        self._splitter = DigitCommaSplitter(self._model)
         self._special_ids = tf.constant([ids[p] for p in SPECIAL_PIECES], tf.int32)
         self._pieces = tf.constant(list(self._model.pieces))
 
     def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        texts = map_in_shards(lambda shard: (self._normalizer.normalize(shard),), strings)[0]
-        return self._splitter.split(self._encoder.encode(texts))[0]
+        return self._splitter.split(self._encoder.encode(self._normalizer.normalize(strings)))
 
     def tokenize_with_offsets(
         self, strings: tf.Tensor
@@ -71,8 +69,7 @@ class AlbertSentencePieceTokenizer(SentencePieceTokenizerBase):
         texts, alignment = self._normalizer.normalize_with_alignment(strings)
         ids, starts, ends = self._encoder.encode_with_offsets(texts)
         starts, ends, last_char_starts = alignment.to_input_offsets(starts, ends)
-        ids, origin, role = self._splitter.split(ids)
-        origin, role = origin.flat_values, role.flat_values
+        ids, origin, role = self._splitter.split_with_origin(ids)
         cut = tf.gather(last_char_starts.flat_values, origin)
         new_starts = tf.where(role == COMMA, cut, tf.gather(starts.flat_values, origin))
         new_ends = tf.where(role == DIGITS, cut, tf.gather(ends.flat_values, origin))

@@ -82,7 +82,7 @@ class AsciiPartEncoder(tf.Module):
         size = tf.shape(codes, out_type=tf.int64)
         lengths = tf.concat([starts[1:], size], axis=0) - starts
         parts = tf.strings.substr(joined, starts, lengths)
-        part_word = tf.gather(tf.cumsum(tf.cast(is_space, tf.int32)), starts) - 1
+        part_word = tf.cumsum(tf.cast(tf.gather(is_space, starts), tf.int32)) - 1
 
         unique, index = tf.unique(parts)
         coded = self._one_piece.lookup(unique)

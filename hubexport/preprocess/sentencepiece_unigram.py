@@ -63,13 +63,12 @@ class UnigramEncoder(tf.Module):
         if self._direct is None:
             return self._encode_exactly(texts)
         ids = _int32_ids(self._direct.tokenize(texts))
-        redo = tf.reduce_any(tf.equal(ids, self._unknown_id), axis=1)
-        redone = self._encode_exactly(tf.boolean_mask(texts, redo))
-        batch = tf.shape(texts, out_type=tf.int64)[0]
-        row = tf.where(
-            redo, batch + tf.cumsum(tf.cast(redo, tf.int64), exclusive=True), tf.range(batch)
+        unknown_at = tf.where(tf.equal(ids.flat_values, self._unknown_id))[:, 0]
+        return tf.cond(
+            tf.size(unknown_at) > 0,
+            lambda: self._redo_rows(texts, ids, unknown_at),
+            lambda: ids,
         )
-        return tf.gather(tf.concat([ids, redone], axis=0), row)
 
     def encode_with_offsets(
         self, texts: tf.Tensor
@@ -112,6 +111,20 @@ class UnigramEncoder(tf.Module):
 
         starts = ids.with_flat_values(to_input(start, False))
         return ids, starts, ids.with_flat_values(to_input(end, True))
+
+    def _redo_rows(
+        self, texts: tf.Tensor, ids: tf.RaggedTensor, unknown_at: tf.Tensor
+    ) -> tf.RaggedTensor:
+        """`ids` with the rows that hold the unknown pieces at flat positions `unknown_at`
+        encoded again exactly."""
+        batch = tf.shape(texts, out_type=tf.int64)[0]
+        rows = tf.searchsorted(ids.row_splits[1:], unknown_at, side="right", out_type=tf.int64)
+        redo = tf.scatter_nd(rows[:, None], tf.ones_like(rows), [batch]) > 0
+        redone = self._encode_exactly(tf.boolean_mask(texts, redo))
+        row = tf.where(
+            redo, batch + tf.cumsum(tf.cast(redo, tf.int64), exclusive=True), tf.range(batch)
+        )
+        return tf.gather(tf.concat([ids, redone], axis=0), row)
 
     def _encode_exactly(self, texts: tf.Tensor) -> tf.RaggedTensor:
         normalized = tf.strings.reduce_join(self.normalizer.tokenize(texts), axis=1)
