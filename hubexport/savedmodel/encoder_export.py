@@ -22,12 +22,12 @@ import tensorflow as tf
 from hubexport import __version__
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.savedmodel.atomic import export_atomically
+from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
 from hubexport.serving.model_card import write_model_card
 
 METADATA_FILE = "hubexport.json"
-PROBE_TOLERANCE = {"float32": 1e-5, "mixed_bfloat16": 5e-2}
 
 
 def encoder_outputs(model: EncoderBackbone, inputs: dict[str, tf.Tensor], training: bool) -> dict[str, Any]:
@@ -98,10 +98,10 @@ class ProbeExpectation:
     inputs: dict[str, np.ndarray]
     sequence_output: np.ndarray
     num_layers: int
-    tolerance: float
+    tolerance: ProbeTolerance
 
 
-def probe_expectation(model: EncoderBackbone, tolerance: float) -> ProbeExpectation:
+def probe_expectation(model: EncoderBackbone, tolerance: ProbeTolerance) -> ProbeExpectation:
     """Runs the Keras model on the probe batch; the export is later checked against this."""
     inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
     expected = encoder_outputs(model, {k: tf.constant(v) for k, v in inputs.items()}, training=False)
@@ -117,16 +117,15 @@ def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> N
         raise RuntimeError(f"export probe: {len(got['encoder_outputs'])} encoder_outputs, "
                            f"expected {expectation.num_layers}")
     mask = inputs["input_mask"].astype(bool)
-    difference = np.max(np.abs(got["sequence_output"].numpy() - expectation.sequence_output)[mask])
-    if not difference <= expectation.tolerance:
-        raise RuntimeError(f"export probe: reloaded sequence_output differs by {difference} "
-                           f"(> {expectation.tolerance})")
+    mismatch = expectation.tolerance.mismatch(got["sequence_output"].numpy()[mask], expectation.sequence_output[mask])
+    if mismatch:
+        raise RuntimeError(f"export probe: reloaded sequence_output {mismatch}")
     flat = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     if f"encoder_outputs_{expectation.num_layers - 1}" not in flat:
         raise RuntimeError("export probe: serving_default lacks the flat encoder_outputs")
 
 
-def probe_encoder(export_dir: pathlib.Path, model: EncoderBackbone, tolerance: float) -> None:
+def probe_encoder(export_dir: pathlib.Path, model: EncoderBackbone, tolerance: ProbeTolerance) -> None:
     """Reloads the export and checks it reproduces the Keras model on a padded batch."""
     check_reloaded(export_dir, probe_expectation(model, tolerance))
 
@@ -141,7 +140,7 @@ def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, ov
     """
     dtype = model.dtype_policy.name
     payload = {"export_type": "encoder", "dtype": dtype, "encoder_config": model.config.to_dict(), **(metadata or {})}
-    expectation = probe_expectation(model, PROBE_TOLERANCE.get(dtype, 1e-5))
+    expectation = probe_expectation(model, probe_tolerance(dtype))
     unsaved = [model]  # `write` pops it, so after saving no reference to the model is left here
     del model
 

@@ -26,8 +26,9 @@ from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.preprocess.preprocessor_export import PROBE_TEXTS, build_preprocessor
 from hubexport.preprocess.tokenizer import InGraphTokenizer
 from hubexport.savedmodel.atomic import check_destination, export_atomically
-from hubexport.savedmodel.encoder_export import PROBE_TOLERANCE, write_metadata
+from hubexport.savedmodel.encoder_export import write_metadata
 from hubexport.savedmodel.end_to_end_root import OUTPUT_NAMES, SIGNATURE_INPUTS, build_end_to_end_root
+from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.serving import layout, warmup
 from hubexport.serving.custom_ops import required_text_ops
@@ -80,7 +81,7 @@ def export_end_to_end(
         write_model_card(staging, "end_to_end", {**payload, "export_path": str(destination), "serving": serving})
 
     def probe(staging: pathlib.Path) -> None:
-        probe_end_to_end(staging, root, signatures, PROBE_TOLERANCE.get(dtype, 1e-5))
+        probe_end_to_end(staging, root, signatures, probe_tolerance(dtype))
 
     path = export_atomically(destination, overwrite, write, probe)
     instructions = layout.write_serving_files(base_dir, version, SIGNATURE_INPUTS, serving["text_ops"])
@@ -88,7 +89,7 @@ def export_end_to_end(
 
 
 def probe_end_to_end(saved_dir: pathlib.Path, root: ReusableSavedModelRoot, signatures: dict[str, Any],
-                     tolerance: float) -> None:
+                     tolerance: ProbeTolerance) -> None:
     """Reloads `saved_dir`; replays the warm-up requests and the root call against the in-memory model."""
     loaded = tf.saved_model.load(str(saved_dir))
     texts = tf.constant(PROBE_TEXTS)
@@ -101,7 +102,7 @@ def probe_end_to_end(saved_dir: pathlib.Path, root: ReusableSavedModelRoot, sign
             raise EndToEndProbeError(f"the saved {name} returns {sorted(got)}, expected {sorted(OUTPUT_NAMES)}")
         if not np.array_equal(got["input_mask"].numpy(), expected["input_mask"].numpy()):
             raise EndToEndProbeError(f"the saved {name} tokenizes differently from the exported model")
-        difference = max(float(np.max(np.abs(got[key].numpy() - expected[key].numpy()), initial=0.0))
-                         for key in ("embedding", "pooled_output", "sequence_output"))
-        if not difference <= tolerance:
-            raise EndToEndProbeError(f"the saved {name} differs from the exported model by {difference} (> {tolerance})")
+        for key in ("embedding", "pooled_output", "sequence_output"):
+            mismatch = tolerance.mismatch(got[key].numpy(), expected[key].numpy())
+            if mismatch:
+                raise EndToEndProbeError(f"the saved {name}'s {key} {mismatch} from the exported model's")

@@ -17,8 +17,9 @@ import tensorflow as tf
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.mlm_head import MaskedLMHead
 from hubexport.savedmodel.atomic import export_atomically
-from hubexport.savedmodel.encoder_export import (PROBE_TOLERANCE, build_encoder_root, encoder_outputs, probe_encoder,
+from hubexport.savedmodel.encoder_export import (build_encoder_root, encoder_outputs, probe_encoder,
                                                  probe_inputs, write_metadata)
+from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
 
 POSITIONS = "masked_lm_positions"
@@ -59,7 +60,8 @@ def build_mlm_root(model: EncoderBackbone, head: MaskedLMHead) -> tuple[Any, dic
     return root, {**signatures, "mlm": mlm_signature.get_concrete_function()}
 
 
-def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHead, tolerance: float) -> None:
+def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHead,
+              tolerance: ProbeTolerance) -> None:
     """Reloads the export and checks the encoder and `mlm` reproduce the Keras model."""
     probe_encoder(export_dir, model, tolerance)
     loaded = tf.saved_model.load(str(export_dir))
@@ -68,9 +70,9 @@ def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHe
     tensors = {name: tf.constant(value) for name, value in inputs.items()}
     expected = mlm_outputs(model, head, tensors, training=False)["mlm_logits"].numpy()
     got = loaded.mlm(tensors, training=False)["mlm_logits"].numpy()
-    difference = np.max(np.abs(got - expected))
-    if not difference <= tolerance * max(1.0, float(np.max(np.abs(expected)))):
-        raise RuntimeError(f"export probe: reloaded mlm_logits differ by {difference} (> {tolerance})")
+    mismatch = tolerance.mismatch(got, expected, scale=max(1.0, float(np.max(np.abs(expected)))))
+    if mismatch:
+        raise RuntimeError(f"export probe: reloaded mlm_logits {mismatch}")
     flat = loaded.signatures["mlm"](**tensors)
     if "mlm_logits" not in flat:
         raise RuntimeError("export probe: the mlm signature lacks mlm_logits")
@@ -92,6 +94,6 @@ def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_d
             **(metadata or {})})
 
     def probe(staging: pathlib.Path) -> None:
-        probe_mlm(staging, model, head, PROBE_TOLERANCE.get(dtype, 1e-5))
+        probe_mlm(staging, model, head, probe_tolerance(dtype))
 
     return export_atomically(export_dir, overwrite, write, probe)
