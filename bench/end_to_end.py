@@ -3,7 +3,7 @@
 Run from the repository root: `python -m bench.end_to_end` (about 10 minutes on 2 idle cores).
 
 Model: a randomly initialized roberta-base saved with `save_pretrained` (see bench/hf_roberta.py).
-Tokenizer: a byte-level BPE vocabulary trained here as the test fixture does (no download). Text:
+Tokenizer: a 50,265-token byte-level BPE vocabulary trained here as the test fixture does. Text:
 the real lines of tests/support/corpus.py (license texts, docstrings, CJK samples, hard cases)
 without literal special-token strings (HF splits those out; out of scope), in batches of
 `--batch`; every call of every candidate gets a batch it has not seen before in this process, and
@@ -104,7 +104,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_end_to_end_"))
-    tokenizer_dir = train_roberta_tokenizer(corpus.training_text(work / "train.txt"), work)
+    tokenizer_dir = train_roberta_tokenizer(corpus.realistic_training_text(work / "train.txt"), work)
     save_random_roberta(work / "hf", "base")
     source = build_encoder(None, None, checkpoint=str(work / "hf"))
     tokenizer = load_tokenizer(tokenizer_dir)
