@@ -38,11 +38,12 @@ def encoder_call(model):
     return encode
 
 
-def bucketed_function(model, num_buckets: int):
+def bucketed_function(model, num_buckets: int, min_rows_per_bucket: int):
     specs = {name: tf.TensorSpec([None, SEQ_LENGTH], tf.int32) for name in ("input_word_ids", "input_mask",
                                                                             "input_type_ids")}
     return tf.function(lambda inputs: encode_in_length_buckets(encoder_call(model), inputs, TINY["hidden_dim"],
-                                                               num_buckets), input_signature=[specs])
+                                                               num_buckets, min_rows_per_bucket),
+                       input_signature=[specs])
 
 
 def test_row_lengths_count_to_the_last_real_position():
@@ -50,11 +51,12 @@ def test_row_lengths_count_to_the_last_real_position():
     assert row_lengths(mask).numpy().tolist() == [2, 3, 0, 4]
 
 
-@pytest.mark.parametrize("batch, num_buckets", [(0, 4), (1, 4), (8, 4), (9, 4), (19, 3), (19, 1)])
-def test_buckets_equal_one_padded_run(bert, batch, num_buckets):
+@pytest.mark.parametrize("batch, num_buckets, min_rows_per_bucket",
+                         [(0, 4, 1), (1, 4, 1), (8, 4, 1), (9, 4, 1), (19, 3, 1), (19, 1, 1), (40, 4, 16), (5, 4, 16)])
+def test_buckets_equal_one_padded_run(bert, batch, num_buckets, min_rows_per_bucket):
     inputs = right_padded_batch(batch, seed=batch)
     expected = bert(keras_inputs(inputs), training=False)
-    got = bucketed_function(bert, num_buckets)(inputs)
+    got = bucketed_function(bert, num_buckets, min_rows_per_bucket)(inputs)
     mask = inputs["input_mask"].numpy().astype(bool)
     sequence = got["sequence_output"].numpy()
     assert sequence.shape == (batch, SEQ_LENGTH, TINY["hidden_dim"])
@@ -74,7 +76,8 @@ def test_gradients_through_buckets_equal_the_padded_run(bert):
     def gradients(bucketed: bool):
         with tf.GradientTape() as tape:
             if bucketed:
-                outputs = encode_in_length_buckets(encoder_call(bert), inputs, TINY["hidden_dim"], num_buckets=3)
+                outputs = encode_in_length_buckets(encoder_call(bert), inputs, TINY["hidden_dim"], num_buckets=4,
+                                                   min_rows_per_bucket=4)  # 4, 4, 3 rows and an empty bucket
             else:
                 outputs = bert(keras_inputs(inputs), training=False)
             value = loss(outputs["sequence_output"]) + tf.reduce_sum(outputs["pooled_output"])
