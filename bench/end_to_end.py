@@ -165,7 +165,7 @@ def main() -> None:
                 f"tokens with specials), median of {args.rounds} interleaved rounds, 2 threads each, "
                 f"load average {load:.1f}")
     rows = [(name, f"{strings_per_second[name]:.1f}", f"{ratios[name]:.2f}x" if name in ratios else "",
-             f"max |diff| {agreements[name]['max_abs_difference']:.1e}, min cosine {agreements[name]['min_cosine']:.6f}"
+             f"max abs diff {agreements[name]['max_abs_difference']:.1e}, min cosine {agreements[name]['min_cosine']:.6f}"
              if name in agreements else "") for name in embedders]
     timing.print_table(f"text -> embedding: {settings}", ("candidate", "strings/s", "vs HF", "embedding vs HF"), rows)
     timing.write_json(RESULTS / "end_to_end.json", {
