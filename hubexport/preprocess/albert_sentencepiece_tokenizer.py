@@ -60,7 +60,7 @@ class AlbertSentencePieceTokenizer(SentencePieceTokenizerBase):
         self._special_ids = tf.constant([ids[p] for p in SPECIAL_PIECES], tf.int32)
         self._pieces = tf.constant(list(self._model.pieces))
 
-    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+    def _tokenize_shard(self, strings: tf.Tensor) -> tf.RaggedTensor:
         return self._splitter.split(self._encoder.encode(self._normalizer.normalize(strings)))
 
     def tokenize_with_offsets(

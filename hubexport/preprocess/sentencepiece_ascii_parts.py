@@ -23,7 +23,7 @@ from sentencepiece import (
 )
 
 from hubexport.preprocess.sentencepiece_id_cache import IdCache
-from hubexport.preprocess.sentencepiece_id_text import id_text, ids_to_text
+from hubexport.preprocess.sentencepiece_id_text import id_text, ids_to_text, text_to_ids
 from hubexport.preprocess.sentencepiece_model import (
     SPACE_SYMBOL,
     SentencePieceModel,
@@ -53,7 +53,7 @@ def encodes_ascii_words(model: SentencePieceModel) -> bool:
 
 
 class AsciiPartEncoder(tf.Module):
-    """Distinct printable-ASCII words [n] -> their ids as text [n]."""
+    """Distinct printable-ASCII words [n] -> their ids [n, (pieces)]."""
 
     def __init__(self, model: SentencePieceModel, name: str | None = None):
         super().__init__(name=name)
@@ -69,8 +69,8 @@ class AsciiPartEncoder(tf.Module):
         )
         self._known_parts = IdCache()
 
-    def encode(self, words: tf.Tensor) -> tf.Tensor:
-        """Ids as text of each word (all printable ASCII, none empty)."""
+    def encode(self, words: tf.Tensor) -> tf.RaggedTensor:
+        """int32 ids [n, (pieces)] of each word (all printable ASCII, none empty)."""
         # The words back to back, each after a space, as bytes.
         joined = tf.strings.reduce_join(tf.strings.join([" ", words]))
         codes = tf.cast(tf.io.decode_raw(joined, tf.uint8), tf.int32)
@@ -82,16 +82,24 @@ class AsciiPartEncoder(tf.Module):
         size = tf.shape(codes, out_type=tf.int64)
         lengths = tf.concat([starts[1:], size], axis=0) - starts
         parts = tf.strings.substr(joined, starts, lengths)
-        part_word = tf.cumsum(tf.cast(tf.gather(is_space, starts), tf.int32)) - 1
 
         unique, index = tf.unique(parts)
         coded = self._one_piece.lookup(unique)
         misses = tf.where(tf.equal(coded, _UNKNOWN_PART))
         fresh = self._known_parts.encode(tf.gather_nd(unique, misses), self._encode_parts)
-        coded = tf.tensor_scatter_nd_update(coded, misses, fresh)
-        return tf.strings.unsorted_segment_join(
-            tf.gather(coded, index), part_word, tf.size(words)
+        unique_ids = text_to_ids(tf.tensor_scatter_nd_update(coded, misses, fresh))
+        part_splits, ids = tf.raw_ops.RaggedGather(
+            params_nested_splits=[unique_ids.row_splits],
+            params_dense_values=unique_ids.flat_values,
+            indices=index,
+            OUTPUT_RAGGED_RANK=1,
         )
+        # A word's parts are consecutive, the first one starts at its space.
+        first_parts = tf.where(tf.gather(is_space, starts))[:, 0]
+        word_splits = tf.gather(
+            part_splits[0], tf.concat([first_parts, tf.shape(starts, out_type=tf.int64)], 0)
+        )
+        return tf.RaggedTensor.from_row_splits(ids, word_splits, validate=False)
 
     def _encode_parts(self, parts: tf.Tensor) -> tf.Tensor:
         return ids_to_text(self._verbatim.tokenize(parts))

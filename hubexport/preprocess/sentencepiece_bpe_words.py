@@ -39,11 +39,11 @@ class BpeWordEncoder(tf.Module):
         """int32 ids [batch, (pieces)]."""
         positions, words, _ = tf.raw_ops.StringSplit(input=texts, delimiter=" ", skip_empty=True)
         unique, word_to_unique = tf.unique(words)
-        unique_ids = text_to_ids(self._encode_distinct_words(unique))
+        unique_ids, rows = self._encode_distinct_words(unique)
         word_splits, ids = tf.raw_ops.RaggedGather(
             params_nested_splits=[unique_ids.row_splits],
             params_dense_values=unique_ids.flat_values,
-            indices=word_to_unique,
+            indices=tf.gather(rows, word_to_unique),
             OUTPUT_RAGGED_RANK=1,
         )
         words_per_text = tf.math.bincount(
@@ -55,20 +55,22 @@ class BpeWordEncoder(tf.Module):
         text_splits = tf.gather(word_splits[0], tf.concat([[0], tf.cumsum(words_per_text)], 0))
         return tf.RaggedTensor.from_row_splits(ids, text_splits, validate=False)
 
-    def _encode_distinct_words(self, words: tf.Tensor) -> tf.Tensor:
-        """Distinct words [n] -> their ids as text [n]."""
+    def _encode_distinct_words(self, words: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
+        """Distinct words [n] -> ids [n, (pieces)] of the same words in another order, and the
+        row of each word in them."""
         if self._ascii_parts is None:
-            return self._known_words.encode(words, self._encode_whole)
+            coded = self._known_words.encode(words, self._encode_whole)
+            return text_to_ids(coded), tf.range(tf.size(words))
         is_ascii = tf.strings.regex_full_match(words, WORD_PATTERN)
-        ascii_at = tf.cast(tf.where(is_ascii)[:, 0], tf.int32)
-        other_at = tf.cast(tf.where(~is_ascii)[:, 0], tf.int32)
-        return tf.dynamic_stitch(
-            [ascii_at, other_at],
-            [
-                self._ascii_parts.encode(tf.gather(words, ascii_at)),
-                self._known_words.encode(tf.gather(words, other_at), self._encode_whole),
-            ],
+        ascii_rank = tf.cumsum(tf.cast(is_ascii, tf.int32), exclusive=True)
+        ascii_count = tf.reduce_sum(tf.cast(is_ascii, tf.int32))
+        rows = tf.where(is_ascii, ascii_rank, ascii_count + tf.range(tf.size(words)) - ascii_rank)
+        others = self._known_words.encode(tf.boolean_mask(words, ~is_ascii), self._encode_whole)
+        ids = tf.concat(
+            [self._ascii_parts.encode(tf.boolean_mask(words, is_ascii)), text_to_ids(others)],
+            axis=0,
         )
+        return ids, rows
 
     def _encode_whole(self, words: tf.Tensor) -> tf.Tensor:
         return ids_to_text(self.sentencepiece.tokenize(words))

@@ -36,11 +36,8 @@ class SentencePieceEncoder(tf.Module):
             self._lines = in_graph_sentencepiece(model.serialized)
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        """int32 ids [batch, (pieces)] of UTF-8 `texts` [batch].
-
-        Not split into shards: the kernels are cheap per text and two shards double the number
-        of ops (measured slower, for every strategy, even with both cores free).
-        """
+        """int32 ids [batch, (pieces)] of UTF-8 `texts` [batch], in one pass (the tokenizers
+        shard their whole pipeline)."""
         if self._unigram is not None:
             return self._unigram.encode(texts)
         if self._words is not None:

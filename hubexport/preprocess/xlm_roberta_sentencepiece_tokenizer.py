@@ -42,7 +42,7 @@ class XlmRobertaSentencePieceTokenizer(SentencePieceTokenizerBase):
             + ["<mask>"]
         )
 
-    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+    def _tokenize_shard(self, strings: tf.Tensor) -> tf.RaggedTensor:
         return _to_fairseq(self._encoder.encode(strings))
 
     def tokenize_with_offsets(
