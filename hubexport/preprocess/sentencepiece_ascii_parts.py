@@ -23,7 +23,7 @@ from sentencepiece import (
 )
 
 from hubexport.preprocess.sentencepiece_id_cache import IdCache
-from hubexport.preprocess.sentencepiece_id_text import id_text, ids_to_text, text_to_ids
+from hubexport.preprocess.sentencepiece_id_text import id_text, text_to_ids
 from hubexport.preprocess.sentencepiece_model import (
     SPACE_SYMBOL,
     SentencePieceModel,
@@ -101,8 +101,8 @@ class AsciiPartEncoder(tf.Module):
         )
         return tf.RaggedTensor.from_row_splits(ids, word_splits, validate=False)
 
-    def _encode_parts(self, parts: tf.Tensor) -> tf.Tensor:
-        return ids_to_text(self._verbatim.tokenize(parts))
+    def _encode_parts(self, parts: tf.Tensor) -> tf.RaggedTensor:
+        return self._verbatim.tokenize(parts)
 
 
 def _verbatim_proto(model: SentencePieceModel) -> sentencepiece_model_pb2.ModelProto:

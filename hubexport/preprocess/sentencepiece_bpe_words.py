@@ -21,7 +21,7 @@ from hubexport.preprocess.sentencepiece_ascii_parts import (
     encodes_ascii_words,
 )
 from hubexport.preprocess.sentencepiece_id_cache import IdCache
-from hubexport.preprocess.sentencepiece_id_text import ids_to_text, text_to_ids
+from hubexport.preprocess.sentencepiece_id_text import text_to_ids
 from hubexport.preprocess.sentencepiece_model import SentencePieceModel, in_graph_sentencepiece
 from hubexport.preprocess.sentencepiece_shards import map_in_shards
 
@@ -72,8 +72,8 @@ class BpeWordEncoder(tf.Module):
         )
         return ids, rows
 
-    def _encode_whole(self, words: tf.Tensor) -> tf.Tensor:
-        return ids_to_text(self.sentencepiece.tokenize(words))
+    def _encode_whole(self, words: tf.Tensor) -> tf.RaggedTensor:
+        return self.sentencepiece.tokenize(words)
 
     def encode_with_offsets(
         self, texts: tf.Tensor

@@ -14,7 +14,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from hubexport.preprocess.sentencepiece_id_text import text_to_ids, to_code_points
+from hubexport.preprocess.sentencepiece_id_text import ids_to_text, to_code_points
 
 CAPACITY = 100_000
 MAX_PIECES = 16
@@ -30,9 +30,11 @@ class IdCache(tf.Module):
             tf.string, tf.int32, default_value=[-1] * MAX_PIECES
         )
 
-    def encode(self, texts: tf.Tensor, encode: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
-        """The ids (as text) of distinct `texts`, from the cache or from `encode` (which gives ids
-        as text too); new results are remembered while the cache has room."""
+    def encode(
+        self, texts: tf.Tensor, encode: Callable[[tf.Tensor], tf.RaggedTensor]
+    ) -> tf.Tensor:
+        """The ids (as text) of distinct `texts`, from the cache or from `encode` (which gives
+        int32 ids [n, (k)]); new results are remembered while the cache has room."""
         cached = tf.reshape(self._table.lookup(texts), [-1])
         misses = tf.where(cached[::MAX_PIECES] < 0)
         missing = tf.gather_nd(texts, misses)
@@ -45,17 +47,13 @@ class IdCache(tf.Module):
             output_encoding="UTF-8",
             errors="ignore",
         )
-        return tf.tensor_scatter_nd_update(known, misses, fresh)
+        return tf.tensor_scatter_nd_update(known, misses, ids_to_text(fresh))
 
-    def _remember(self, texts: tf.Tensor, coded: tf.Tensor) -> None:
-        ids = text_to_ids(coded)
-        lengths = ids.row_lengths()
-        keep = (lengths > 0) & (lengths <= MAX_PIECES)
-        values = tf.ragged.boolean_mask(ids, keep).to_tensor(-1, shape=[None, MAX_PIECES])
-        keys = tf.boolean_mask(texts, keep)
-
-        def insert():
-            self._table.insert(keys, values)
-            return tf.constant(True)
-
-        tf.cond(self._table.size() < self._capacity, insert, lambda: tf.constant(False))
+    def _remember(self, texts: tf.Tensor, ids: tf.RaggedTensor) -> None:
+        """Inserts as many of `texts` as the capacity allows; results longer than `MAX_PIECES`
+        are stored as all -1, which reads as not cached."""
+        values = ids.to_tensor(-1, shape=[None, MAX_PIECES])
+        values = tf.where((ids.row_lengths() > MAX_PIECES)[:, None], -1, values)
+        room = tf.maximum(self._capacity - self._table.size(), 0)
+        count = tf.minimum(tf.size(texts, out_type=tf.int64), room)
+        self._table.insert(texts[:count], values[:count])
