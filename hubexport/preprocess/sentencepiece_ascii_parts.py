@@ -72,7 +72,8 @@ class AsciiPartEncoder(tf.Module):
     def encode(self, words: tf.Tensor) -> tf.RaggedTensor:
         """int32 ids [n, (pieces)] of each word (all printable ASCII, none empty)."""
         # The words back to back, each after a space, as bytes.
-        joined = tf.strings.reduce_join(tf.strings.join([" ", words]))
+        space = tf.where(tf.size(words) > 0, " ", "")
+        joined = tf.strings.join([space, tf.strings.reduce_join(words, separator=" ")])
         codes = tf.cast(tf.io.decode_raw(joined, tf.uint8), tf.int32)
         is_space = tf.equal(codes, _SPACE)
         cut_before = tf.concat(
