@@ -9,8 +9,9 @@ xlm-roberta model is unigram). The text is different: unique docstring lines of 
 installed `transformers` package, in batches of 1024, and every call of every candidate gets a
 batch it has not seen before in this process (candidates walk the same batches in the same order,
 in interleaved rounds). Both sides get 2 threads (TF intra/inter-op threads, RAYON_NUM_THREADS).
-Prints lines/s and the ratio to HF fast, and the id parity of ours and of HF fast with the slow
-(sentencepiece-backed) reference on every benchmarked line; writes
+Prints lines/s and the ratio to HF fast, the machine's load average while measuring (other
+processes slow both sides, HF's threads most), and the id parity of ours and of HF fast with the
+slow (sentencepiece-backed) reference on every benchmarked line; writes
 bench/results/tokenize_sentencepiece.json.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ from transformers import (
 )
 
 from bench import timing
+from bench.machine_load import load_average
 from bench.saved_tokenizer import save_and_load
 from bench.tokenize_byte_level_bpe import fresh_batches, package_docstring_lines
 from hubexport.preprocess.sentencepiece_tokenizer import (
@@ -93,7 +95,9 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
             ),
         ),
     }
+    load_before = load_average()
     seconds = timing.interleaved_medians(candidates, rounds=rounds, warmup=1)
+    load = max(load_before, load_average())
 
     benchmarked = [line for batch in batches[: len(outputs["ours"])] for line in batch]
     reference = [slow.encode(line, add_special_tokens=False) for line in benchmarked]
@@ -102,7 +106,7 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
     ratio = seconds[fast_name] / seconds[ours_name]
     timing.print_table(
         f"{name}: {len(slow)} pieces, batches of {BATCH} unseen lines, "
-        f"median of {rounds} rounds, 2 threads",
+        f"median of {rounds} rounds, 2 threads, load average {load:.1f} (this run included)",
         ("candidate", "lines/s", "ms/batch", "vs HF fast"),
         [(n, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{seconds[fast_name] / s:.2f}x")
          for n, s in seconds.items()],
@@ -119,6 +123,7 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
         "parity_lines": len(reference),
         "ours_identical_to_slow": ours_same,
         "hf_fast_identical_to_slow": fast_same,
+        "load_average": load,
     }
 
 
