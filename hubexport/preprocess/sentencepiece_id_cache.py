@@ -5,8 +5,9 @@ in-graph tokenizer needs one too. Cached results are the ones SentencePiece gave
 changes speed, never ids. It is one `MutableHashTable` from a text to its first `MAX_PIECES` ids
 (padded with -1; longer results are not kept), saved with the SavedModel (empty at export); a
 single table keeps concurrent calls consistent (each lookup and insert is atomic). It stops
-growing at `capacity` texts. Callers see ids as text (`sentencepiece_id_text`), which
-TensorFlow's tables cannot hold as values.
+growing at about `capacity` texts (calls running at the same time may each add one batch's new
+texts past it). Callers see ids as text (`sentencepiece_id_text`), which TensorFlow's tables
+cannot hold as values.
 """
 from __future__ import annotations
 
