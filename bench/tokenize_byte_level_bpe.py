@@ -16,7 +16,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["RAYON_NUM_THREADS"] = "2"
 
-import argparse
 import ast
 import pathlib
 import tempfile
@@ -27,7 +26,7 @@ import transformers
 from transformers import RobertaTokenizerFast
 
 from bench import timing
-from bench.saved_tokenizer import save_and_load
+from bench.saved_tokenizer import save_and_load, start_benchmark
 from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer
 from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
 from tests.support import corpus
@@ -64,11 +63,7 @@ def fresh_batches(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
-    tf.config.threading.set_intra_op_parallelism_threads(2)
-    tf.config.threading.set_inter_op_parallelism_threads(2)
+    args = start_benchmark(__doc__.splitlines()[0])
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_bpe_"))
     tokenizer_dir = train_roberta_tokenizer(corpus.realistic_training_text(work / "train.txt"), work)

@@ -21,7 +21,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["RAYON_NUM_THREADS"] = "2"
 
-import argparse
 import functools
 import pathlib
 import tempfile
@@ -37,7 +36,7 @@ from transformers import (
 
 from bench import timing
 from bench.machine_load import load_average
-from bench.saved_tokenizer import save_and_load
+from bench.saved_tokenizer import save_and_load, start_benchmark
 from bench.tokenize_byte_level_bpe import fresh_batches, package_docstring_lines
 from hubexport.preprocess.sentencepiece_tokenizer import (
     AlbertSentencePieceTokenizer,
@@ -128,11 +127,7 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
-    tf.config.threading.set_intra_op_parallelism_threads(2)
-    tf.config.threading.set_inter_op_parallelism_threads(2)
+    args = start_benchmark(__doc__.splitlines()[0])
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_sentencepiece_"))
     text_file = corpus.training_text(work / "train.txt")
