@@ -71,13 +71,14 @@ def longest_embedder(preprocessor, encoder) -> Callable[[list[str]], np.ndarray]
     """Our SavedModels, packed to the longest row of the batch (at most 128, 2 special tokens)."""
     import tensorflow as tf
 
+    from hubexport.savedmodel.end_to_end_root import masked_mean
+
     def embed(texts: list[str]) -> np.ndarray:
         tokens = preprocessor.tokenize(tf.constant(texts))
         length = tf.minimum(tf.reduce_max(tokens.row_lengths()) + 2, SEQ_LENGTH)
         packed = preprocessor.bert_pack_inputs([tokens], seq_length=tf.cast(length, tf.int32))
         hidden = encoder.signatures["serving_default"](**packed)["sequence_output"]
-        mask = tf.cast(packed["input_mask"], tf.float32)[:, :, tf.newaxis]
-        return (tf.reduce_sum(hidden * mask, axis=1) / tf.reduce_sum(mask, axis=1)).numpy()
+        return masked_mean(hidden, packed["input_mask"]).numpy()
 
     return embed
 

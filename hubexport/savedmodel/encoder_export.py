@@ -108,8 +108,9 @@ def probe_expectation(model: EncoderBackbone, tolerance: ProbeTolerance) -> Prob
     return ProbeExpectation(inputs, expected["sequence_output"].numpy(), model.config.num_layers, tolerance)
 
 
-def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> None:
-    """Reloads the export and checks it reproduces `expectation`, also through `serving_default`."""
+def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> Any:
+    """Reloads the export, checks it reproduces `expectation` (also through `serving_default`) and
+    returns the loaded object, for callers that check more of it."""
     loaded = tf.saved_model.load(str(export_dir))
     inputs = expectation.inputs
     got = loaded(inputs, training=False)
@@ -123,11 +124,7 @@ def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> N
     flat = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     if f"encoder_outputs_{expectation.num_layers - 1}" not in flat:
         raise RuntimeError("export probe: serving_default lacks the flat encoder_outputs")
-
-
-def probe_encoder(export_dir: pathlib.Path, model: EncoderBackbone, tolerance: ProbeTolerance) -> None:
-    """Reloads the export and checks it reproduces the Keras model on a padded batch."""
-    check_reloaded(export_dir, probe_expectation(model, tolerance))
+    return loaded
 
 
 def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, overwrite: bool = False,

@@ -51,6 +51,7 @@ def encode_in_length_buckets(encode: Encode, inputs: dict[str, tf.Tensor], hidde
     ordered_lengths = tf.gather(lengths, order)
     batch, seq_length = tf.shape(mask)[0], tf.shape(mask)[1]
     rows_per_bucket = tf.maximum((batch + num_buckets - 1) // num_buckets, min_rows_per_bucket)
+
     def run_bucket(start: tf.Tensor, end: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         width = _widest(ordered_lengths[start:end])
         bucket = {name: tensor[start:end, :width] for name, tensor in ordered.items()}

@@ -17,8 +17,8 @@ import tensorflow as tf
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.mlm_head import MaskedLMHead
 from hubexport.savedmodel.atomic import export_atomically
-from hubexport.savedmodel.encoder_export import (build_encoder_root, encoder_outputs, probe_encoder,
-                                                 probe_inputs, write_metadata)
+from hubexport.savedmodel.encoder_export import (build_encoder_root, check_reloaded, encoder_outputs,
+                                                 probe_expectation, probe_inputs, write_metadata)
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
 
@@ -63,8 +63,7 @@ def build_mlm_root(model: EncoderBackbone, head: MaskedLMHead) -> tuple[Any, dic
 def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHead,
               tolerance: ProbeTolerance) -> None:
     """Reloads the export and checks the encoder and `mlm` reproduce the Keras model."""
-    probe_encoder(export_dir, model, tolerance)
-    loaded = tf.saved_model.load(str(export_dir))
+    loaded = check_reloaded(export_dir, probe_expectation(model, tolerance))
     inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
     inputs[POSITIONS] = np.array([[0, 3], [2, 6], [1, 5]], dtype=np.int32)
     tensors = {name: tf.constant(value) for name, value in inputs.items()}
