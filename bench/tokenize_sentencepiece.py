@@ -3,9 +3,9 @@ HF fast tokenizers built from the same files.
 
 Run from the repository root: `python -m bench.tokenize_sentencepiece`.
 
-The models are trained here exactly as the test fixtures do (ALBERT: unigram, XLM-R: 30k BPE, on
-stdlib docstrings, licenses, CJK samples), plus an XLM-R-layout unigram model (the real
-xlm-roberta model is unigram). The text is different: unique docstring lines of the
+The models are trained here exactly as the test fixtures do (ALBERT: 30k unigram, XLM-R: 30k BPE,
+on the same ~20 MB of docstrings, licenses and CJK samples), plus an XLM-R-layout 30k unigram
+model (the real xlm-roberta model is unigram). The text is different: unique docstring lines of the
 installed `transformers` package, in batches of 1024, and every call of every candidate gets a
 batch it has not seen before in this process (candidates walk the same batches in the same order,
 in interleaved rounds). Both sides get 2 threads (TF intra/inter-op threads, RAYON_NUM_THREADS).
@@ -130,7 +130,7 @@ def main() -> None:
     args = start_benchmark(__doc__.splitlines()[0])
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_sentencepiece_"))
-    text_file = corpus.training_text(work / "train.txt")
+    text_file = corpus.realistic_training_text(work / "train.txt")
     lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
     results = {name: run_family(name, work, text_file, lines, args.rounds) for name in FAMILIES}
     timing.write_json(

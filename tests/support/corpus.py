@@ -162,12 +162,6 @@ def docstring_training_lines() -> list[str]:
     return stdlib_docstring_lines(recursive=True) + license_lines() + cjk_lines()
 
 
-def training_text(path: pathlib.Path) -> pathlib.Path:
-    """Writes `docstring_training_lines` to `path`. Too small for realistic vocabulary sizes
-    (19k byte-level BPE tokens, 12k unigram pieces); the benchmarks keep using it."""
-    return write_lines(path, docstring_training_lines())
-
-
 def realistic_training_text(path: pathlib.Path) -> pathlib.Path:
     """Writes `docstring_training_lines` plus `package_training_lines` to `path`, each distinct
     line once, in first-seen order (~350k lines, ~20 MB): enough distinct words for 50k
