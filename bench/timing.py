@@ -15,13 +15,19 @@ from typing import Callable, Sequence
 def interleaved_medians(
     candidates: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1
 ) -> dict[str, float]:
-    """Seconds per call of each candidate: the median over `rounds` interleaved rounds."""
+    """Seconds per call of each candidate: the median over `rounds` interleaved rounds.
+
+    Rounds alternate the candidates' order (A B, B A, A B, ...), so that no candidate always runs
+    right after another one: a call is slowed by the threads and caches the previous call leaves
+    behind, and which call that is must not depend on the candidate.
+    """
     for _ in range(warmup):
         for run in candidates.values():
             run()
     samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name, run in candidates.items():
+    order = list(candidates.items())
+    for round_index in range(rounds):
+        for name, run in order if round_index % 2 == 0 else order[::-1]:
             start = time.perf_counter()
             run()
             samples[name].append(time.perf_counter() - start)
