@@ -150,8 +150,10 @@ def export_from_flags() -> None:
         from hubexport.savedmodel.mlm_export import export_encoder_with_mlm
 
         source = encoder_from_flags(with_mlm=True)
-        path = export_encoder_with_mlm(source.model, source.mlm_head, FLAGS.export_dir, overwrite=FLAGS.overwrite,
-                                       metadata=source.metadata)
+        # The export gets the last references to the model and head, so the weights are freed before its
+        # probe (passed as plain arguments: an unpacked tuple would hold them until the call returns).
+        path = export_encoder_with_mlm(source.take_model(), source.take_mlm_head(), FLAGS.export_dir,
+                                       overwrite=FLAGS.overwrite, metadata=source.metadata)
         print(f"Exported encoder with MLM head ({source.architecture}, {source.weights}, {FLAGS.dtype}) to {path}")
         return
     wants_encoder = FLAGS.export_type in ("encoder", "both")

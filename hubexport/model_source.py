@@ -33,7 +33,7 @@ _ARCHITECTURE_FIELDS = ("family", "vocabulary_size", "num_layers", "num_heads", 
 class EncoderSource:
     """A built encoder (with its LM head if asked for) and a description of its origin.
 
-    `model` is None once `take_model()` handed it over.
+    `model` and `mlm_head` are None once `take_model()` and `take_mlm_head()` handed them over.
     """
 
     model: EncoderBackbone | None
@@ -49,6 +49,11 @@ class EncoderSource:
         """
         model, self.model = self.model, None
         return model
+
+    def take_mlm_head(self) -> MaskedLMHead | None:
+        """`take_model` for the LM head, which holds the tied token embedding too."""
+        head, self.mlm_head = self.mlm_head, None
+        return head
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -1,36 +1,57 @@
-"""An encoder export holds the weights once: a model handed to it (as the CLI does) is freed before
-the probe reloads the SavedModel. The peak RSS itself is measured by `python -m bench.export`."""
+"""An encoder export (with or without the MLM head) holds the weights once: a model handed to it
+(as the CLI does) is freed before the probe reloads the SavedModel. The peak RSS itself is measured by `python -m bench.export`."""
 from __future__ import annotations
 
 import weakref
 
 import pytest
+import tensorflow as tf
 from absl.testing import flagsaver
 
 from hubexport import export_main
 from hubexport.encoders import RobertaBackbone
-from hubexport.savedmodel import encoder_export
+from hubexport.model_source import build_encoder
+from hubexport.savedmodel import encoder_export, mlm_export
 from tests.fixtures.encoders import TINY
+
+
+def record_model_alive_at_reload(monkeypatch, module, expectation_name: str, check_name: str) -> list[bool]:
+    """Records, at each probe reload of `module`'s export, whether the model the probe expectation
+    came from (the first argument of `expectation_name`) is alive."""
+    models: list[weakref.ref] = []
+    alive: list[bool] = []
+    expectation, check = getattr(module, expectation_name), getattr(module, check_name)
+
+    def recording_expectation(model, *args):
+        models.append(weakref.ref(model))
+        return expectation(model, *args)
+
+    def recording_check(export_dir, probe_expectation):
+        alive.append(models[-1]() is not None)
+        return check(export_dir, probe_expectation)
+
+    monkeypatch.setattr(module, expectation_name, recording_expectation)
+    monkeypatch.setattr(module, check_name, recording_check)
+    return alive
 
 
 @pytest.fixture
 def model_alive_at_reload(monkeypatch) -> list[bool]:
-    """Records, at each probe reload, whether the model the probe expectation came from is alive."""
-    models: list[weakref.ref] = []
-    alive: list[bool] = []
-    expectation, check = encoder_export.probe_expectation, encoder_export.check_reloaded
+    """`record_model_alive_at_reload` for the encoder export."""
+    return record_model_alive_at_reload(monkeypatch, encoder_export, "probe_expectation", "check_reloaded")
 
-    def recording_expectation(model, tolerance):
-        models.append(weakref.ref(model))
-        return expectation(model, tolerance)
 
-    def recording_check(export_dir, probe_expectation):
-        alive.append(models[-1]() is not None)
-        check(export_dir, probe_expectation)
+@pytest.fixture
+def mlm_model_alive_at_reload(monkeypatch) -> list[bool]:
+    """`record_model_alive_at_reload` for the encoder-with-MLM export."""
+    return record_model_alive_at_reload(monkeypatch, mlm_export, "mlm_probe_expectation", "check_reloaded_mlm")
 
-    monkeypatch.setattr(encoder_export, "probe_expectation", recording_expectation)
-    monkeypatch.setattr(encoder_export, "check_reloaded", recording_check)
-    return alive
+
+def run_cli(**flags) -> None:
+    if not export_main.FLAGS.is_parsed():
+        export_main.FLAGS(["hubexport"])
+    with flagsaver.flagsaver(**flags):
+        export_main.export_from_flags()
 
 
 def test_export_frees_a_handed_over_model_before_the_reload(model_alive_at_reload, tmp_path):
@@ -46,9 +67,19 @@ def test_a_model_the_caller_keeps_stays_usable(model_alive_at_reload, tmp_path):
 
 
 def test_cli_hands_its_checkpoint_model_to_the_export(model_alive_at_reload, hf_cases, tmp_path):
-    if not export_main.FLAGS.is_parsed():
-        export_main.FLAGS(["hubexport"])
-    with flagsaver.flagsaver(export_type="encoder", checkpoint=str(hf_cases["roberta_model"].path),
-                             export_dir=str(tmp_path / "out")):
-        export_main.export_from_flags()
+    run_cli(export_type="encoder", checkpoint=str(hf_cases["roberta_model"].path), export_dir=str(tmp_path / "out"))
     assert model_alive_at_reload == [False]
+
+
+def test_cli_hands_its_model_and_mlm_head_to_the_export(mlm_model_alive_at_reload, hf_cases, tmp_path):
+    run_cli(export_type="encoder_with_mlm", checkpoint=str(hf_cases["roberta_mlm"].path),
+            export_dir=str(tmp_path / "out"))
+    assert mlm_model_alive_at_reload == [False]
+
+
+def test_an_mlm_model_the_caller_keeps_stays_usable(mlm_model_alive_at_reload, hf_cases, tmp_path):
+    source = build_encoder(None, None, checkpoint=str(hf_cases["roberta_mlm"].path), with_mlm=True)
+    mlm_export.export_encoder_with_mlm(source.model, source.mlm_head, tmp_path / "export")
+    assert mlm_model_alive_at_reload == [True]
+    outputs = source.model(RobertaBackbone._dummy_inputs())
+    assert source.mlm_head(outputs["sequence_output"], tf.constant([[0]])).shape[:2] == (1, 1)

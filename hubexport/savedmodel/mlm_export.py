@@ -8,6 +8,8 @@ the same, flattened. A tied output matrix is the token embedding variable itself
 """
 from __future__ import annotations
 
+import dataclasses
+import gc
 import pathlib
 from typing import Any
 
@@ -17,8 +19,8 @@ import tensorflow as tf
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.mlm_head import MaskedLMHead
 from hubexport.savedmodel.atomic import export_atomically
-from hubexport.savedmodel.encoder_export import (build_encoder_root, check_reloaded, encoder_outputs,
-                                                 probe_expectation, probe_inputs, write_metadata)
+from hubexport.savedmodel.encoder_export import (ProbeExpectation, build_encoder_root, check_reloaded,
+                                                 encoder_outputs, probe_expectation, probe_inputs, write_metadata)
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
 
@@ -60,16 +62,33 @@ def build_mlm_root(model: EncoderBackbone, head: MaskedLMHead) -> tuple[Any, dic
     return root, {**signatures, "mlm": mlm_signature.get_concrete_function()}
 
 
-def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHead,
-              tolerance: ProbeTolerance) -> None:
-    """Reloads the export and checks the encoder and `mlm` reproduce the Keras model."""
-    loaded = check_reloaded(export_dir, probe_expectation(model, tolerance))
+@dataclasses.dataclass(frozen=True)
+class MlmProbeExpectation:
+    """What a reloaded MLM export must reproduce: the encoder's probe and the Keras head's logits."""
+
+    encoder: ProbeExpectation
+    inputs: dict[str, np.ndarray]  # the encoder probe inputs plus masked_lm_positions
+    mlm_logits: np.ndarray
+
+
+def mlm_probe_expectation(model: EncoderBackbone, head: MaskedLMHead,
+                          tolerance: ProbeTolerance) -> MlmProbeExpectation:
+    """Runs the Keras model and head on the probe batch; the export is later checked against this."""
     inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
     inputs[POSITIONS] = np.array([[0, 3], [2, 6], [1, 5]], dtype=np.int32)
     tensors = {name: tf.constant(value) for name, value in inputs.items()}
-    expected = mlm_outputs(model, head, tensors, training=False)["mlm_logits"].numpy()
+    logits = mlm_outputs(model, head, tensors, training=False)["mlm_logits"].numpy()
+    return MlmProbeExpectation(probe_expectation(model, tolerance), inputs, logits)
+
+
+def check_reloaded_mlm(export_dir: pathlib.Path, expectation: MlmProbeExpectation) -> None:
+    """Reloads the export and checks the encoder and `mlm` (also the signature) reproduce
+    `expectation`."""
+    loaded = check_reloaded(export_dir, expectation.encoder)
+    tensors = {name: tf.constant(value) for name, value in expectation.inputs.items()}
     got = loaded.mlm(tensors, training=False)["mlm_logits"].numpy()
-    mismatch = tolerance.mismatch(got, expected, scale=max(1.0, float(np.max(np.abs(expected)))))
+    expected = expectation.mlm_logits
+    mismatch = expectation.encoder.tolerance.mismatch(got, expected, scale=max(1.0, float(np.max(np.abs(expected)))))
     if mismatch:
         raise RuntimeError(f"export probe: reloaded mlm_logits {mismatch}")
     flat = loaded.signatures["mlm"](**tensors)
@@ -79,20 +98,30 @@ def probe_mlm(export_dir: pathlib.Path, model: EncoderBackbone, head: MaskedLMHe
 
 def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_dir: str | pathlib.Path, *,
                             overwrite: bool = False, metadata: dict[str, Any] | None = None) -> pathlib.Path:
-    """Writes `model` + `head` as an encoder SavedModel with `mlm`, atomically, and probes it."""
+    """Writes `model` + `head` as an encoder SavedModel with `mlm`, atomically, and probes it.
+
+    As `export_encoder`: the probe's expected outputs are computed first and the model and head are
+    let go once saved, so a caller that handed over its last references has the weights freed
+    before the probe reloads the export.
+    """
     dtype = model.dtype_policy.name
+    spec = head.spec
+    payload = {
+        "export_type": "encoder_with_mlm", "dtype": dtype, "encoder_config": model.config.to_dict(),
+        "mlm_head": {"activation": spec.activation, "layer_norm_epsilon": spec.layer_norm_epsilon,
+                     "output_matrix": "tied to the token embedding" if spec.tied else "separate"},
+        **(metadata or {})}
+    expectation = mlm_probe_expectation(model, head, probe_tolerance(dtype))
+    unsaved = [(model, head)]  # `write` pops them, so after saving no reference is left here
+    del model, head
 
     def write(staging: pathlib.Path) -> None:
-        root, signatures = build_mlm_root(model, head)
+        root, signatures = build_mlm_root(*unsaved.pop())
         tf.saved_model.save(root, str(staging), signatures=signatures)
-        spec = head.spec
-        write_metadata(staging, {
-            "export_type": "encoder_with_mlm", "dtype": dtype, "encoder_config": model.config.to_dict(),
-            "mlm_head": {"activation": spec.activation, "layer_norm_epsilon": spec.layer_norm_epsilon,
-                         "output_matrix": "tied to the token embedding" if spec.tied else "separate"},
-            **(metadata or {})})
+        write_metadata(staging, payload)
 
     def probe(staging: pathlib.Path) -> None:
-        probe_mlm(staging, model, head, probe_tolerance(dtype))
+        gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+        check_reloaded_mlm(staging, expectation)
 
     return export_atomically(export_dir, overwrite, write, probe)
