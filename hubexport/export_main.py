@@ -124,7 +124,8 @@ def export_end_to_end_from_flags() -> None:
         metadata["checkpoint"] = FLAGS.checkpoint
         if os.path.isdir(FLAGS.checkpoint):
             metadata.update(source_card_facts(FLAGS.checkpoint))
-    result = export_end_to_end(source.model, tokenizer, FLAGS.export_dir, serving_version=FLAGS.serving_version,
+    # The export gets the last reference to the model, so the weights are freed before its probe.
+    result = export_end_to_end(source.take_model(), tokenizer, FLAGS.export_dir, serving_version=FLAGS.serving_version,
                                default_seq_length=FLAGS.default_seq_length, truncation=FLAGS.truncation,
                                overwrite=FLAGS.overwrite, metadata=metadata)
     print(f"Exported end-to-end text embedding model ({source.architecture}, {source.weights}, {FLAGS.dtype}, "

@@ -1,7 +1,8 @@
-"""An encoder export (with or without the MLM head) holds the weights once: a model handed to it
+"""An encoder export (with or without the MLM head) and an end-to-end export hold the weights once: a model handed to it
 (as the CLI does) is freed before the probe reloads the SavedModel. The peak RSS itself is measured by `python -m bench.export`."""
 from __future__ import annotations
 
+import json
 import weakref
 
 import pytest
@@ -11,26 +12,27 @@ from absl.testing import flagsaver
 from hubexport import export_main
 from hubexport.encoders import RobertaBackbone
 from hubexport.model_source import build_encoder
-from hubexport.savedmodel import encoder_export, mlm_export
+from hubexport.savedmodel import encoder_export, end_to_end_export, mlm_export
 from tests.fixtures.encoders import TINY
+from tests.fixtures.end_to_end import tiny_encoder
 
 
-def record_model_alive_at_reload(monkeypatch, module, expectation_name: str, check_name: str) -> list[bool]:
-    """Records, at each probe reload of `module`'s export, whether the model the probe expectation
-    came from (the first argument of `expectation_name`) is alive."""
+def record_model_alive_at_reload(monkeypatch, module, model_user: str, check_name: str) -> list[bool]:
+    """Records, at each probe reload of `module`'s export, whether the model that `model_user` (a
+    function of `module` taking the model first) was given is still alive."""
     models: list[weakref.ref] = []
     alive: list[bool] = []
-    expectation, check = getattr(module, expectation_name), getattr(module, check_name)
+    use, check = getattr(module, model_user), getattr(module, check_name)
 
-    def recording_expectation(model, *args):
+    def recording_use(model, *args):
         models.append(weakref.ref(model))
-        return expectation(model, *args)
+        return use(model, *args)
 
-    def recording_check(export_dir, probe_expectation):
+    def recording_check(*args):
         alive.append(models[-1]() is not None)
-        return check(export_dir, probe_expectation)
+        return check(*args)
 
-    monkeypatch.setattr(module, expectation_name, recording_expectation)
+    monkeypatch.setattr(module, model_user, recording_use)
     monkeypatch.setattr(module, check_name, recording_check)
     return alive
 
@@ -45,6 +47,12 @@ def model_alive_at_reload(monkeypatch) -> list[bool]:
 def mlm_model_alive_at_reload(monkeypatch) -> list[bool]:
     """`record_model_alive_at_reload` for the encoder-with-MLM export."""
     return record_model_alive_at_reload(monkeypatch, mlm_export, "mlm_probe_expectation", "check_reloaded_mlm")
+
+
+@pytest.fixture
+def end_to_end_model_alive_at_reload(monkeypatch) -> list[bool]:
+    """`record_model_alive_at_reload` for the end-to-end export."""
+    return record_model_alive_at_reload(monkeypatch, end_to_end_export, "build_end_to_end_root", "probe_end_to_end")
 
 
 def run_cli(**flags) -> None:
@@ -83,3 +91,12 @@ def test_an_mlm_model_the_caller_keeps_stays_usable(mlm_model_alive_at_reload, h
     assert mlm_model_alive_at_reload == [True]
     outputs = source.model(RobertaBackbone._dummy_inputs())
     assert source.mlm_head(outputs["sequence_output"], tf.constant([[0]])).shape[:2] == (1, 1)
+
+
+def test_cli_hands_its_model_to_the_end_to_end_export(end_to_end_model_alive_at_reload, minilm_tokenizer_dir,
+                                                      tmp_path):
+    config = tmp_path / "tiny_bert.json"
+    config.write_text(json.dumps(tiny_encoder("wordpiece", 30522).config.to_dict()))
+    run_cli(export_type="end_to_end", config_file=str(config), tokenizer=str(minilm_tokenizer_dir),
+            export_dir=str(tmp_path / "out"))
+    assert end_to_end_model_alive_at_reload == [False]
