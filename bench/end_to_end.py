@@ -30,7 +30,7 @@ os.environ["RAYON_NUM_THREADS"] = "2"
 import argparse
 import pathlib
 import tempfile
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -45,12 +45,6 @@ END_TO_END = "hubexport end-to-end SavedModel (length buckets)"
 SEPARATE = "hubexport preprocessor + encoder (pad to longest)"
 BFLOAT16 = "hubexport end-to-end SavedModel, mixed_bfloat16"
 REFERENCE = "HF tokenizer + model (pad to longest)"
-
-
-def fresh_batches(batches: list[list[str]], call: Callable[[list[str]], object]) -> Callable[[], object]:
-    """A zero-argument runner that calls `call` on the next batch each time."""
-    iterator: Iterator[list[str]] = iter(batches)
-    return lambda: call(next(iterator))
 
 
 def hf_embedder(tokenizer, model) -> Callable[[list[str]], np.ndarray]:
@@ -155,7 +149,7 @@ def main() -> None:
     for name in (END_TO_END, SEPARATE):
         if not agreements[name]["max_abs_difference"] <= PARITY_TOLERANCE:
             raise SystemExit(f"{name} differs from HF by {agreements[name]['max_abs_difference']}: not the same pipeline")
-    runners = {name: fresh_batches(batches[1:], embed) for name, embed in embedders.items()}
+    runners = {name: timing.fresh_batches(batches[1:], embed) for name, embed in embedders.items()}
     seconds, load, runs = machine_load.measure_quietly(
         lambda: timing.interleaved_medians(runners, rounds=args.rounds, warmup=2), args.max_load, args.retries)
 

@@ -9,7 +9,14 @@ import json
 import pathlib
 import statistics
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
+
+
+def fresh_batches(batches: list[list[str]], call: Callable[[list[str]], object]) -> Callable[[], object]:
+    """A zero-argument runner that calls `call` on the next batch each time: every call of a
+    candidate gets a batch it has not seen before."""
+    iterator: Iterator[list[str]] = iter(batches)
+    return lambda: call(next(iterator))
 
 
 def interleaved_medians(

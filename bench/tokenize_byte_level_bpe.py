@@ -19,7 +19,6 @@ os.environ["RAYON_NUM_THREADS"] = "2"
 import ast
 import pathlib
 import tempfile
-from typing import Callable, Iterator
 
 import tensorflow as tf
 import transformers
@@ -54,14 +53,6 @@ def package_docstring_lines(package_dir: pathlib.Path) -> list[str]:
     return [line for line in lines if not any(token in line for token in SPECIAL_STRINGS)]
 
 
-def fresh_batches(
-    batches: list[list[str]], call: Callable[[list[str]], object]
-) -> Callable[[], object]:
-    """A zero-argument runner that calls `call` on the next batch each time."""
-    iterator: Iterator[list[str]] = iter(batches)
-    return lambda: call(next(iterator))
-
-
 def main() -> None:
     args = start_benchmark(__doc__.splitlines()[0])
 
@@ -80,25 +71,25 @@ def main() -> None:
 
     outputs: dict[str, list] = {"ours": [], "hf": []}
     candidates = {
-        "ours tokenize (SavedModel)": fresh_batches(
+        "ours tokenize (SavedModel)": timing.fresh_batches(
             batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))
         ),
-        "HF RobertaTokenizerFast": fresh_batches(
+        "HF RobertaTokenizerFast": timing.fresh_batches(
             batches,
             lambda b: outputs["hf"].append(
                 hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
             ),
         ),
-        "HF backend encode_batch (ids only)": fresh_batches(
+        "HF backend encode_batch (ids only)": timing.fresh_batches(
             batches,
             lambda b: [
                 e.ids for e in hf.backend_tokenizer.encode_batch(b, add_special_tokens=False)
             ],
         ),
-        "ours tokenize_with_offsets (SavedModel)": fresh_batches(
+        "ours tokenize_with_offsets (SavedModel)": timing.fresh_batches(
             batches, lambda b: loaded.tokenize_with_offsets(tf.constant(b))
         ),
-        "HF RobertaTokenizerFast + offsets": fresh_batches(
+        "HF RobertaTokenizerFast + offsets": timing.fresh_batches(
             batches,
             lambda b: hf(b, add_special_tokens=False, return_attention_mask=False,
                          return_offsets_mapping=True),

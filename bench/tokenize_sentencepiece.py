@@ -37,7 +37,7 @@ from transformers import (
 from bench import timing
 from bench.machine_load import load_average
 from bench.saved_tokenizer import save_and_load, start_benchmark
-from bench.tokenize_byte_level_bpe import fresh_batches, package_docstring_lines
+from bench.tokenize_byte_level_bpe import package_docstring_lines
 from hubexport.preprocess.sentencepiece_tokenizer import (
     AlbertSentencePieceTokenizer,
     XlmRobertaSentencePieceTokenizer,
@@ -84,10 +84,10 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
     outputs: dict[str, list] = {"ours": [], "fast": []}
     ours_name, fast_name = "ours tokenize (SavedModel)", f"HF {fast_class.__name__}"
     candidates = {
-        ours_name: fresh_batches(
+        ours_name: timing.fresh_batches(
             batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))
         ),
-        fast_name: fresh_batches(
+        fast_name: timing.fresh_batches(
             batches,
             lambda b: outputs["fast"].append(
                 fast(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
