@@ -38,34 +38,33 @@ class DigitCommaSplitter(tf.Module):
 
     def split(self, ids: tf.RaggedTensor) -> tf.RaggedTensor:
         """The re-split ids."""
-        splits, tokens = self._replace(ids.flat_values)
-        return tf.RaggedTensor.from_row_splits(
-            tokens[:, 0], tf.gather(splits, ids.row_splits), validate=False
-        )
+        return self._replace(ids)[0]
 
     def split_with_origin(
         self, ids: tf.RaggedTensor
     ) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
         """The re-split ids, and per new token (flat): the flat index of the token it comes
         from, and its role: KEPT (not re-split), DIGITS (a part without the comma) or COMMA."""
-        splits, tokens = self._replace(ids.flat_values)
+        new_ids, token_splits, roles = self._replace(ids)
         origin = tf.searchsorted(
-            splits[1:], tf.range(splits[-1]), side="right", out_type=tf.int64
+            token_splits[1:], tf.range(token_splits[-1]), side="right", out_type=tf.int64
         )
-        new_ids = tf.RaggedTensor.from_row_splits(
-            tokens[:, 0], tf.gather(splits, ids.row_splits), validate=False
-        )
-        return new_ids, origin, tokens[:, 1]
+        return new_ids, origin, roles
 
-    def _replace(self, flat_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Row splits over the replacement tokens of `flat_ids`, and those tokens [n, 2]."""
+    def _replace(self, ids: tf.RaggedTensor) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
+        """The re-split ids, the row splits of each old token's replacement tokens, and each new
+        token's role."""
         splits, tokens = tf.raw_ops.RaggedGather(
             params_nested_splits=[self._row_splits],
             params_dense_values=self._tokens,
-            indices=flat_ids,
+            indices=ids.flat_values,
             OUTPUT_RAGGED_RANK=1,
         )
-        return splits[0], tokens
+        token_splits = splits[0]
+        new_ids = tf.RaggedTensor.from_row_splits(
+            tokens[:, 0], tf.gather(token_splits, ids.row_splits), validate=False
+        )
+        return new_ids, token_splits, tokens[:, 1]
 
 
 def _replacements(model: SentencePieceModel) -> list[list[tuple[int, int]]]:
