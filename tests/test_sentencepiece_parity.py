@@ -35,6 +35,7 @@ from hubexport.preprocess.sentencepiece_tokenizer import (
     SentencePieceTokenizerBase,
     XlmRobertaSentencePieceTokenizer,
 )
+from tests.support.text_strategies import utf8_text
 
 STRING_BATCH = [tf.TensorSpec([None], tf.string)]
 ID_BATCH = [tf.RaggedTensorSpec([None, None], tf.int32, row_splits_dtype=tf.int64)]
@@ -213,11 +214,7 @@ def test_detokenize_matches_hf_decode(case, lines_and_ids):
 
 @settings(max_examples=150, deadline=None)
 @given(
-    text=st.text(
-        # codec="utf-8" leaves out lone surrogates, which UTF-8 (so a tf.string) cannot hold.
-        alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(TRICKY)), max_size=48
-    )
-)
+text=utf8_text(extra=TRICKY, max_size=48))
 def test_random_text_matches_the_slow_tokenizer(case, text):
     assume(case.usable([text]))
     expected = case.slow.encode(text, add_special_tokens=False)
