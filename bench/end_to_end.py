@@ -101,10 +101,10 @@ def main() -> None:
     import transformers
 
     from hubexport.model_source import build_encoder
-    from hubexport.preprocess.preprocessor_export import export_preprocessor
     from hubexport.preprocess.tokenizer_files import load_tokenizer
     from hubexport.savedmodel.encoder_export import export_encoder
-    from hubexport.savedmodel.end_to_end_export import export_end_to_end
+    from hubexport.savedmodel.preprocessor_export import export_preprocessor
+    from hubexport.serving.end_to_end_export import export_end_to_end
     from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
     from tests.support import corpus
 

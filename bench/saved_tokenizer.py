@@ -9,7 +9,7 @@ import pathlib
 
 import tensorflow as tf
 
-from hubexport.preprocess.tokenizer import InGraphTokenizer
+from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 
 STRINGS = [tf.TensorSpec([None], tf.string)]
 

@@ -26,7 +26,7 @@ from transformers import RobertaTokenizerFast
 
 from bench import timing
 from bench.saved_tokenizer import save_and_load, start_benchmark
-from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer
+from hubexport.preprocess.tokenizers.byte_level_bpe import ByteLevelBpeTokenizer
 from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
 from tests.support import corpus
 

@@ -38,10 +38,8 @@ from bench import timing
 from bench.machine_load import load_average
 from bench.saved_tokenizer import save_and_load, start_benchmark
 from bench.tokenize_byte_level_bpe import package_docstring_lines
-from hubexport.preprocess.sentencepiece_tokenizer import (
-    AlbertSentencePieceTokenizer,
-    XlmRobertaSentencePieceTokenizer,
-)
+from hubexport.preprocess.tokenizers.albert import AlbertSentencePieceTokenizer
+from hubexport.preprocess.tokenizers.xlm_roberta import XlmRobertaSentencePieceTokenizer
 from tests.fixtures.sentencepiece import train_albert_tokenizer, train_xlm_roberta_tokenizer
 from tests.support import corpus
 

@@ -33,7 +33,7 @@ from transformers import BertTokenizerFast
 
 from bench import timing
 from bench.saved_tokenizer import save_and_load
-from hubexport.preprocess.wordpiece import WordPieceTokenizer
+from hubexport.preprocess.tokenizers.wordpiece import WordPieceTokenizer
 from tests.support import corpus
 
 BATCH = 1024

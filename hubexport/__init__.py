@@ -1,2 +1,4 @@
 """hubexport: turns text encoders into TF-Hub-style TensorFlow SavedModels."""
-__version__ = "0.1.0"
+from hubexport.version import __version__
+
+__all__ = ["__version__"]

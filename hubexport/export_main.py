@@ -114,8 +114,8 @@ def encoder_from_flags(tokenizer=None, with_mlm: bool = False):
 
 def export_end_to_end_from_flags() -> None:
     """--export_type=end_to_end: one text-to-embedding SavedModel as version N of --export_dir."""
-    from hubexport.savedmodel.end_to_end_export import export_end_to_end
-    from hubexport.serving.source_card import source_card_facts
+    from hubexport.model_cards.source_card import source_card_facts
+    from hubexport.serving.end_to_end_export import export_end_to_end
 
     tokenizer = tokenizer_from_flags()
     source = encoder_from_flags(tokenizer)
@@ -135,9 +135,9 @@ def export_end_to_end_from_flags() -> None:
 
 def export_from_flags() -> None:
     """Runs the export the flags describe."""
-    from hubexport.preprocess.preprocessor_export import export_preprocessor
     from hubexport.savedmodel.atomic import check_destination, export_atomically
     from hubexport.savedmodel.encoder_export import export_encoder
+    from hubexport.savedmodel.preprocessor_export import export_preprocessor
 
     if not FLAGS.export_dir:
         raise ConfigError("--export_dir is required")

@@ -23,8 +23,8 @@ from tokenizers.pre_tokenizers import PreTokenizer
 from transformers import RobertaTokenizerFast
 from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
-from hubexport.preprocess import gpt2_pretokenizer
-from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer
+from hubexport.preprocess.pre_tokenizers import byte_level
+from hubexport.preprocess.tokenizers.byte_level_bpe import ByteLevelBpeTokenizer
 from tests.support.text_strategies import utf8_text
 
 # Literal special-token strings are out of scope (tokenized as plain text here, split out as
@@ -153,7 +153,7 @@ def hf_pieces(pre_tokenizer: PreTokenizer, text: str) -> list[tuple[bytes, int, 
 
 def test_pretokenizer_matches_hf_on_corpus(hf_tokenizer, parity_lines):
     lines = parity_lines + source_code_lines()
-    pieces, starts, ends = tf.function(gpt2_pretokenizer.pretokenize_with_offsets)(
+    pieces, starts, ends = tf.function(byte_level.pretokenize_with_offsets)(
         tf.constant(lines)
     )
     ours = [
@@ -178,7 +178,7 @@ def code_point_probes(group: int = 64) -> list[str]:
 
 
 def test_pretokenizer_matches_hf_on_every_code_point(hf_tokenizer):
-    pretokenize = tf.function(gpt2_pretokenizer.pretokenize_with_offsets)
+    pretokenize = tf.function(byte_level.pretokenize_with_offsets)
     reference = hf_tokenizer.backend_tokenizer.pre_tokenizer
     probes = code_point_probes()
     for i in range(0, len(probes), 4096):

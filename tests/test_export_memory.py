@@ -12,7 +12,8 @@ from absl.testing import flagsaver
 from hubexport import export_main
 from hubexport.encoders import RobertaBackbone
 from hubexport.model_source import build_encoder
-from hubexport.savedmodel import encoder_export, end_to_end_export, mlm_export
+from hubexport.savedmodel import encoder_export, mlm_export
+from hubexport.serving import end_to_end_export
 from tests.fixtures.encoders import TINY
 from tests.fixtures.end_to_end import tiny_encoder
 

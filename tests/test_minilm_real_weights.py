@@ -98,8 +98,8 @@ def test_text_through_our_preprocessor_and_encoder_matches_transformers(minilm, 
     import torch
     from transformers import AutoTokenizer, BertModel
 
-    from hubexport.preprocess.preprocessor_export import build_preprocessor
     from hubexport.preprocess.tokenizer_files import load_tokenizer
+    from hubexport.savedmodel.preprocessor_export import build_preprocessor
 
     loaded, _ = minilm
     preprocessor = build_preprocessor(load_tokenizer(model_dir()), default_seq_length=MAX_LENGTH)

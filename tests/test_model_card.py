@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from hubexport.serving.model_card import write_model_card
-from hubexport.serving.source_card import source_card_facts
+from hubexport.model_cards.card import write_model_card
+from hubexport.model_cards.source_card import source_card_facts
 from tests.fixtures.end_to_end import E2E_HIDDEN, E2E_LAYERS, E2E_METADATA, E2E_SEQ_LENGTH
 
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)

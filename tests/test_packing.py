@@ -13,8 +13,8 @@ import tensorflow as tf
 import tokenizers
 
 from hubexport.errors import ConfigError
-from hubexport.preprocess import packing, trimming
-from hubexport.preprocess.tokenizer import SpecialTokens
+from hubexport.preprocess.processors import packing, trimming
+from hubexport.preprocess.tokenizers.base import SpecialTokens
 from tests.fixtures.preprocessors import PACKING_STYLES, text_without_special_tokens
 from tests.support import packing_reference
 

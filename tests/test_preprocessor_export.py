@@ -21,9 +21,9 @@ import tf_keras
 import transformers
 
 from hubexport.errors import ConfigError, ExportDirError
-from hubexport.preprocess.preprocessor_export import export_preprocessor
 from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.preprocess.tokenizer_files import load_tokenizer
+from hubexport.savedmodel.preprocessor_export import export_preprocessor
 from tests.fixtures.preprocessors import EXPORT_SEQ_LENGTH, PACKING_STYLES, text_without_special_tokens
 from tests.support import packing_reference
 

@@ -15,7 +15,7 @@ import sentencepiece as spm
 import tensorflow as tf
 from transformers import XLMRobertaTokenizer
 
-from hubexport.preprocess.sentencepiece_tokenizer import XlmRobertaSentencePieceTokenizer
+from hubexport.preprocess.tokenizers.xlm_roberta import XlmRobertaSentencePieceTokenizer
 from tests.fixtures.sentencepiece import evenly_spaced_lines
 
 UNSEEN_ASCII = "~^|`"

@@ -30,11 +30,9 @@ from transformers import (
     XLMRobertaTokenizerFast,
 )
 
-from hubexport.preprocess.sentencepiece_tokenizer import (
-    AlbertSentencePieceTokenizer,
-    SentencePieceTokenizerBase,
-    XlmRobertaSentencePieceTokenizer,
-)
+from hubexport.preprocess.tokenizers.albert import AlbertSentencePieceTokenizer
+from hubexport.preprocess.tokenizers.sentencepiece_base import SentencePieceTokenizerBase
+from hubexport.preprocess.tokenizers.xlm_roberta import XlmRobertaSentencePieceTokenizer
 from tests.support.text_strategies import utf8_text
 
 STRING_BATCH = [tf.TensorSpec([None], tf.string)]

@@ -14,8 +14,8 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from hubexport.errors import ConfigError, ExportDirError
 from hubexport.preprocess.tokenizer_files import load_tokenizer
-from hubexport.savedmodel.end_to_end_export import export_end_to_end
 from hubexport.serving import layout
+from hubexport.serving.end_to_end_export import export_end_to_end
 from tests.fixtures.end_to_end import E2E_HIDDEN, E2E_SEQ_LENGTH
 
 

@@ -23,9 +23,10 @@ from tokenizers.normalizers import BertNormalizer
 from tokenizers.pre_tokenizers import BertPreTokenizer as HFBertPreTokenizer
 from transformers import BertTokenizerFast
 
-from hubexport.preprocess import bert_unicode_codec, bert_unicode_data, wordpiece_fast_path
-from hubexport.preprocess.bert_pretokenizer import BertPreTokenizer
-from hubexport.preprocess.wordpiece import WordPieceTokenizer
+from hubexport.preprocess.pre_tokenizers.bert import BertPreTokenizer
+from hubexport.preprocess.tokenizers import wordpiece_fast_path
+from hubexport.preprocess.tokenizers.wordpiece import WordPieceTokenizer
+from hubexport.preprocess.unicode_tables import bert_codec, bert_data
 from tests.support.text_strategies import utf8_text
 
 # Out of scope (documented decision): HF splits literal special-token strings out of the text as
@@ -264,7 +265,7 @@ def test_canonical_reordering_of_marks_like_hf(config):
     and their source offsets equal HF's, whose NFD reorders marks and re-derives alignments."""
     marks = [
         c
-        for first, last, _ in bert_unicode_codec.decode_values(bert_unicode_data.COMBINING_CLASSES)
+        for first, last, _ in bert_codec.decode_values(bert_data.COMBINING_CLASSES)
         for c in range(first, last + 1)
     ]
     pool = marks + [0x1D15E, 0x1D160, 0x1E9E, 0x130, 0xE9, 0x41, 0x20, 0x3B, 0xE31, 0xF900, 0xAC01,

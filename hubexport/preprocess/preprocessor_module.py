@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from hubexport.errors import ConfigError
-from hubexport.preprocess import packing, trimming
-from hubexport.preprocess.tokenizer import InGraphTokenizer
+from hubexport.preprocess.processors import packing, trimming
+from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 
 STRINGS = tf.TensorSpec([None], tf.string)
 

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from hubexport.errors import TokenizerFilesError
 from hubexport.preprocess import tokenizer_json
-from hubexport.preprocess.tokenizer import InGraphTokenizer
+from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 
 TOKENIZER_CLASSES = {
     "BertTokenizer": "wordpiece",
@@ -105,13 +105,13 @@ def build_tokenizer(spec: TokenizerSpec) -> InGraphTokenizer:
     and vocabulary tables that other families do not need.
     """
     if spec.family == "wordpiece":
-        from hubexport.preprocess.wordpiece import WordPieceTokenizer as tokenizer_class
+        from hubexport.preprocess.tokenizers.wordpiece import WordPieceTokenizer as tokenizer_class
     elif spec.family == "albert":
-        from hubexport.preprocess.sentencepiece_tokenizer import AlbertSentencePieceTokenizer as tokenizer_class
+        from hubexport.preprocess.tokenizers.albert import AlbertSentencePieceTokenizer as tokenizer_class
     elif spec.family == "xlm_roberta":
-        from hubexport.preprocess.sentencepiece_tokenizer import XlmRobertaSentencePieceTokenizer as tokenizer_class
+        from hubexport.preprocess.tokenizers.xlm_roberta import XlmRobertaSentencePieceTokenizer as tokenizer_class
     else:
-        from hubexport.preprocess.byte_level_bpe import ByteLevelBpeTokenizer as tokenizer_class
+        from hubexport.preprocess.tokenizers.byte_level_bpe import ByteLevelBpeTokenizer as tokenizer_class
     files = {name: str(path) for name, path in spec.files.items()}
     try:
         return tokenizer_class(**files, **spec.options)

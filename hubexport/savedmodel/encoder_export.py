@@ -19,13 +19,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hubexport import __version__
 from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.model_cards.card import write_model_card
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
-from hubexport.serving.model_card import write_model_card
+from hubexport.version import __version__
 
 METADATA_FILE = "hubexport.json"
 

@@ -84,6 +84,19 @@ def command_lines(name: str, base_dir: pathlib.Path) -> dict[str, str]:
     }
 
 
+def card_facts(name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]]
+               ) -> dict[str, object]:
+    """What a model card's TensorFlow Serving section states: where the version lives, the files
+    beside it, how to start a server and one REST request per signature (`text_ops` is added once
+    the SavedModel is written)."""
+    return {
+        "model_name": name, "base_dir": str(base_dir), "version": version, "signatures": signatures,
+        "models_config": MODELS_CONFIG, "commands_file": COMMANDS_FILE, "commands": command_lines(name, base_dir),
+        "rest_requests": rest_requests(name, signatures),
+        "example_body": {"signature_name": "serving_default", "inputs": {"text": list(EXAMPLE_TEXTS)}},
+    }
+
+
 def serving_instructions(name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]],
                          text_ops: list[str]) -> str:
     """The text of serving_commands.txt: commands, requests and the custom ops to provide."""

@@ -1,0 +1,1 @@
+"""Tokenization models (BPE, SentencePiece): words or texts to ids inside the graph."""

@@ -1,0 +1,1 @@
+"""Text normalization stages that run inside the graph."""

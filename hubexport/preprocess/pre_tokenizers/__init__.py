@@ -1,0 +1,1 @@
+"""Pre-tokenizers: split normalized text into words inside the graph."""

@@ -1,0 +1,1 @@
+"""Assembled in-graph tokenizers, one module per scheme, and the contract they share."""

@@ -1,0 +1,1 @@
+"""Code point tables the tokenizers are built from; generated tables and the probe that regenerates them."""

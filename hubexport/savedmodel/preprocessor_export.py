@@ -1,0 +1,105 @@
+"""Writes a tokenizer's TF-Hub-style preprocessor SavedModel, atomically and probed.
+
+The SavedModel holds a `PreprocessorModule` (see there for its API) with the signatures
+`serving_default` (text) and `serving_pair` (text_a, text_b). Before it is moved into place it is
+reloaded and every entry point is run and compared with the in-memory module, so an export that
+cannot be served never replaces a working one.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from hubexport.model_cards.card import write_model_card
+from hubexport.model_cards.preprocessing_facts import describe_preprocessor
+from hubexport.preprocess.preprocessor_module import PreprocessorModule
+from hubexport.preprocess.tokenizers.base import InGraphTokenizer
+from hubexport.savedmodel.atomic import check_destination, export_atomically
+
+PROBE_TEXTS = ("Hello, world! This is a probe.", "", "Ünïcödé wörds, 中文 and digits 12,345.")
+PROBE_SEQ_LENGTH = 7
+
+
+class PreprocessorProbeError(RuntimeError):
+    """The reloaded preprocessor does not behave like the one that was saved (a hubexport bug)."""
+
+
+def build_preprocessor(
+    tokenizer: InGraphTokenizer, *, default_seq_length: int = 128, truncation: str = "round_robin"
+) -> PreprocessorModule:
+    """The module an export saves; reusable by exports that combine it with an encoder."""
+    return PreprocessorModule(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
+
+
+def export_preprocessor(
+    tokenizer: InGraphTokenizer,
+    export_dir: str | os.PathLike,
+    *,
+    default_seq_length: int = 128,
+    truncation: str = "round_robin",
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Saves the preprocessor for `tokenizer` to `export_dir` and returns its absolute path."""
+    check_destination(export_dir, overwrite)  # fail before the slow tracing, not after
+    module = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
+
+    def write(staging: pathlib.Path) -> None:
+        tf.saved_model.save(module, str(staging), signatures=module.serving_signatures())
+        write_model_card(staging, "preprocessor", {"preprocessing": describe_preprocessor(module),
+                                                   "export_path": str(pathlib.Path(export_dir).absolute())})
+
+    return export_atomically(export_dir, overwrite, write, lambda staging: probe_preprocessor(module, staging))
+
+
+def probe_preprocessor(module: PreprocessorModule, saved_dir: pathlib.Path) -> None:
+    """Reloads `saved_dir` and runs its entry points; raises if one differs from `module`.
+
+    Expected values come from `module.tokenize` plus eager packing. `serving_default` (the root
+    call's function) and `tokenize` (called inside the root call) are covered by the root call:
+    each first call of a loaded function pays for graph optimization, which is slow for large
+    tokenizer graphs.
+    """
+    loaded = tf.saved_model.load(str(saved_dir))
+    texts = tf.constant(PROBE_TEXTS)
+    tokens = module.tokenize(texts)
+    segments = [tokens, tokens[::-1], tokens]
+    one_segment = module.pack([tokens], module.default_seq_length)
+    special_tokens = {name: tf.constant(value, tf.int32) for name, value in module.special_tokens_values().items()}
+    checks = {
+        "__call__": (loaded(texts), one_segment),
+        "serving_pair": (
+            loaded.signatures["serving_pair"](text_a=texts, text_b=texts[::-1]),
+            module.pack([tokens, tokens[::-1]], module.default_seq_length),
+        ),
+        "tokenize_with_offsets ids": (loaded.tokenize_with_offsets(texts)[0], tokens),
+        "bert_pack_inputs": (
+            loaded.bert_pack_inputs(segments, seq_length=PROBE_SEQ_LENGTH),
+            module.pack(segments, PROBE_SEQ_LENGTH),
+        ),
+        "detokenize": (loaded.detokenize(tokens), module.detokenize(tokens)),
+        "get_special_tokens_dict": (loaded.get_special_tokens_dict(), special_tokens),
+    }
+    for name, (got, expected) in checks.items():
+        if not _same(got, expected):
+            raise PreprocessorProbeError(f"the saved preprocessor's {name} differs from the exported module's")
+
+
+def _same(got, expected) -> bool:
+    """Equality of two nests (dicts, tuples or lists) of tensors and ragged tensors."""
+    try:
+        tf.nest.assert_same_structure(got, expected, check_types=False)
+    except (ValueError, TypeError):
+        return False
+    return all(_equal(a, b) for a, b in zip(tf.nest.flatten(got), tf.nest.flatten(expected)))
+
+
+def _equal(got, expected) -> bool:
+    """Same dtype and same values, for dense or ragged tensors."""
+    if got.dtype != expected.dtype or isinstance(got, tf.RaggedTensor) != isinstance(expected, tf.RaggedTensor):
+        return False
+    if isinstance(got, tf.RaggedTensor):
+        return got.to_list() == expected.to_list()
+    return np.array_equal(got.numpy(), expected.numpy())

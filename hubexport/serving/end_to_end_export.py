@@ -1,0 +1,152 @@
+"""Writes the end-to-end text embedding SavedModel in TF Serving's layout.
+
+`export_end_to_end(encoder, tokenizer, DIR)` writes version `DIR/N/` (N from `serving_version`,
+else the next free integer) holding one SavedModel that maps raw strings to `embedding`,
+`pooled_output`, `sequence_output` and `input_mask` (see end_to_end_root), plus:
+
+- `assets.extra/tf_serving_warmup_requests`: warm-up requests for both signatures;
+- `assets.extra/hubexport.json`: what was exported, from what;
+- `README.md`: the model card, with examples that load this very path.
+
+The version is written beside its final place, reloaded, and every warm-up request and the root
+call are replayed and compared with the in-memory model before it is moved into place. Then
+`DIR/models.config` and `DIR/serving_commands.txt` are (re)written for the model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.model_cards.card import write_model_card
+from hubexport.model_cards.preprocessing_facts import describe_preprocessor
+from hubexport.preprocess.tokenizers.base import InGraphTokenizer
+from hubexport.savedmodel.atomic import check_destination, export_atomically
+from hubexport.savedmodel.encoder_export import write_metadata
+from hubexport.savedmodel.end_to_end_root import OUTPUT_NAMES, SIGNATURE_INPUTS, build_end_to_end_root
+from hubexport.savedmodel.preprocessor_export import PROBE_TEXTS, build_preprocessor
+from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
+from hubexport.savedmodel.reusable import ReusableSavedModelRoot
+from hubexport.serving import layout, warmup
+from hubexport.serving.custom_ops import required_text_ops
+
+
+class EndToEndProbeError(RuntimeError):
+    """The reloaded end-to-end model does not compute what the exported one does (a hubexport bug)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EndToEndExport:
+    """Where an end-to-end export went and how to serve it."""
+
+    path: pathlib.Path
+    base_dir: pathlib.Path
+    version: int
+    model_name: str
+    serving_instructions: str
+
+
+def export_end_to_end(
+    encoder_model: EncoderBackbone,
+    tokenizer: InGraphTokenizer,
+    export_dir: str | os.PathLike,
+    *,
+    serving_version: int | None = None,
+    default_seq_length: int = 128,
+    truncation: str = "round_robin",
+    overwrite: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> EndToEndExport:
+    """Writes the text-to-embedding SavedModel as version `serving_version` of model dir `export_dir`.
+
+    The probe's expected outputs are computed first and the model is let go once saved, so a caller
+    that handed over its last reference (the CLI) has the weights freed before the probe reloads
+    the export.
+    """
+    destination, version = layout.resolve_version_dir(export_dir, serving_version)
+    check_destination(destination, overwrite)  # fail before the slow tracing, not after
+    base_dir, name = destination.parent, layout.model_name(destination.parent)
+    preprocessor = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
+    dtype = encoder_model.dtype_policy.name
+    payload = {"export_type": "end_to_end", "dtype": dtype, "encoder_config": encoder_model.config.to_dict(),
+               "preprocessing": describe_preprocessor(preprocessor), **(metadata or {})}
+    serving = layout.card_facts(name, base_dir, version, SIGNATURE_INPUTS)
+    unsaved = [build_end_to_end_root(encoder_model, preprocessor)]  # `write` pops it
+    del encoder_model
+    expected = expected_probe_outputs(*unsaved[0], name)
+
+    def write(staging: pathlib.Path) -> None:
+        root, signatures = unsaved.pop()
+        tf.saved_model.save(root, str(staging), signatures=signatures)
+        write_metadata(staging, payload)
+        warmup.write_warmup_requests(staging, name, SIGNATURE_INPUTS)
+        serving["text_ops"] = sorted(op for ops in required_text_ops(staging).values() for op in ops)
+        write_model_card(staging, "end_to_end", {**payload, "export_path": str(destination), "serving": serving})
+
+    def probe(staging: pathlib.Path) -> None:
+        gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+        probe_end_to_end(staging, expected, probe_tolerance(dtype))
+
+    path = export_atomically(destination, overwrite, write, probe)
+    instructions = layout.write_serving_files(base_dir, version, SIGNATURE_INPUTS, serving["text_ops"])
+    return EndToEndExport(path, base_dir, version, name, instructions)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeCall:
+    """One call the reloaded export must reproduce: the root call or a warm-up request."""
+
+    name: str  # "__call__" or the signature name
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+
+
+def expected_probe_outputs(root: ReusableSavedModelRoot, signatures: dict[str, Any],
+                           model_name: str) -> list[ProbeCall]:
+    """The in-memory model's outputs for the root call on `PROBE_TEXTS` and for every warm-up
+    request, in the order the warm-up file holds them."""
+    texts = np.array(PROBE_TEXTS, dtype=object)
+    calls = [ProbeCall("__call__", {"texts": texts}, _numpy(root.__call__(tf.constant(texts))))]
+    for log in warmup.warmup_requests(model_name, SIGNATURE_INPUTS):
+        request = log.predict_log.request
+        inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
+        feed = {key: tf.constant(value) for key, value in inputs.items()}
+        calls.append(ProbeCall(request.model_spec.signature_name, inputs,
+                               _numpy(signatures[request.model_spec.signature_name](**feed))))
+    return calls
+
+
+def probe_end_to_end(saved_dir: pathlib.Path, expected: list[ProbeCall], tolerance: ProbeTolerance) -> None:
+    """Reloads `saved_dir`; replays the root call and the warm-up requests it holds and compares them
+    with the in-memory model's outputs."""
+    loaded = tf.saved_model.load(str(saved_dir))
+    root_call, requests = expected[0], expected[1:]
+    checks = [(root_call, loaded(tf.constant(root_call.inputs["texts"])))]
+    saved_requests = warmup.read_warmup_requests(saved_dir)
+    if len(saved_requests) != len(requests):
+        raise EndToEndProbeError(f"the saved warm-up file holds {len(saved_requests)} requests, expected {len(requests)}")
+    for call, (signature, inputs) in zip(requests, saved_requests):
+        if signature != call.name or sorted(inputs) != sorted(call.inputs) or not all(
+                np.array_equal(inputs[key], call.inputs[key]) for key in inputs):
+            raise EndToEndProbeError(f"the saved warm-up request for {signature} is not the one the export was checked with")
+        feed = {key: tf.constant(value) for key, value in inputs.items()}
+        checks.append((call, loaded.signatures[signature](**feed)))
+    for call, got in checks:
+        if sorted(got) != sorted(OUTPUT_NAMES):
+            raise EndToEndProbeError(f"the saved {call.name} returns {sorted(got)}, expected {sorted(OUTPUT_NAMES)}")
+        if not np.array_equal(got["input_mask"].numpy(), call.outputs["input_mask"]):
+            raise EndToEndProbeError(f"the saved {call.name} tokenizes differently from the exported model")
+        for key in ("embedding", "pooled_output", "sequence_output"):
+            mismatch = tolerance.mismatch(got[key].numpy(), call.outputs[key])
+            if mismatch:
+                raise EndToEndProbeError(f"the saved {call.name}'s {key} {mismatch} from the exported model's")
+
+
+def _numpy(outputs: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
+    return {key: value.numpy() for key, value in outputs.items()}
