@@ -1,8 +1,8 @@
-"""Errors hubexport raises for bad input; the CLI turns each into one line and exit code 2."""
+"""Errors hubexport raises; the CLI turns each into one line (exit code 2 for bad input, 1 for a failed probe)."""
 
 
 class HubExportError(Exception):
-    """Base class: a problem with the user's input that names what is wrong."""
+    """Base class of every error hubexport raises on purpose; its message names what is wrong."""
 
 
 class ConfigError(HubExportError):
@@ -19,3 +19,10 @@ class TokenizerFilesError(HubExportError):
 
 class ExportDirError(HubExportError):
     """The export directory exists (without --overwrite) or cannot be written."""
+
+
+class ExportProbeError(HubExportError, RuntimeError):
+    """A just-written export, reloaded, does not compute what the in-memory model computes.
+
+    Not bad input but a hubexport (or TensorFlow) bug: the export is not moved into place.
+    """

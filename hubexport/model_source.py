@@ -20,6 +20,7 @@ from hubexport.encoders.config import EncoderConfig
 from hubexport.encoders.mlm_head import MaskedLMHead, MaskedLMHeadSpec
 from hubexport.encoders.presets import get_preset
 from hubexport.errors import ConfigError
+from hubexport.progress import stage
 
 # Fields that make two configs the same architecture; dropout and initializer range do not, and
 # the pooler is decided by the checkpoint's weights.
@@ -98,10 +99,12 @@ def build_encoder(preset: str | None, config_file: str | None, dtype: str = "flo
     """
     given = encoder_config_from(preset, config_file) if (preset or config_file or not checkpoint) else None
     if checkpoint:
-        imported = read_checkpoint(checkpoint, checkpoint_format, given[0] if given else None, with_mlm)
+        with stage("read checkpoint"):
+            imported = read_checkpoint(checkpoint, checkpoint_format, given[0] if given else None, with_mlm)
         if given and imported.has_own_config:
             check_agreement(given[0], given[1], imported.config)
-        loaded = build_loaded(imported, dtype, with_mlm)
+        with stage("build encoder"):
+            loaded = build_loaded(imported, dtype, with_mlm)
         config = imported.config
         architecture = given[1] if given else \
             f"{config.family}, {config.num_layers} layers, hidden {config.hidden_dim} (from the checkpoint)"
@@ -110,9 +113,10 @@ def build_encoder(preset: str | None, config_file: str | None, dtype: str = "flo
     config, architecture = given
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    model = EncoderBackbone.from_config({"encoder_config": config.to_dict(), "dtype": dtype})
-    head = MaskedLMHead(config, MaskedLMHeadSpec.for_config(config), model.token_embedding,
-                        dtype=model.dtype_policy, name=MLM_HEAD) if with_mlm else None
+    with stage("build encoder"):
+        model = EncoderBackbone.from_config({"encoder_config": config.to_dict(), "dtype": dtype})
+        head = MaskedLMHead(config, MaskedLMHeadSpec.for_config(config), model.token_embedding,
+                            dtype=model.dtype_policy, name=MLM_HEAD) if with_mlm else None
     pooler = "a randomly initialized dense+tanh pooler" if config.pooler == "dense_tanh" \
         else "the first token's final hidden state"
     return EncoderSource(model=model, architecture=architecture, weights="random initialization",

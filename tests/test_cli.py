@@ -107,3 +107,42 @@ def test_failed_probe_leaves_nothing_and_keeps_the_old_export(tmp_path):
     assert (destination / "old.txt").read_text() == "previous export"
     with pytest.raises(ExportDirError, match="--overwrite"):
         export_atomically(destination, False, write, probe)
+
+
+TINY_BERT_30K = {**TINY_CONFIG, "vocabulary_size": 30522, "max_sequence_length": 64}
+
+
+def test_readme_main_command_prints_a_line_per_stage_and_no_tensorflow_logs(tmp_path, minilm_tokenizer_dir):
+    """The README's main command (--export_type=both) on a small model: at most 15 lines, each from hubexport."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY_BERT_30K))
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "hubexport.export_main", "--export_type=both",
+                             f"--config_file={config}", f"--tokenizer={minilm_tokenizer_dir}", "--export_dir=out",
+                             "--overwrite"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    stderr, stdout = result.stderr.splitlines(), result.stdout.splitlines()
+    assert len(stderr) + len(stdout) <= 15, result.stderr + result.stdout
+    assert [line for line in stderr if not line.startswith("hubexport: ")] == []
+    assert stderr[0].startswith("hubexport: load tokenizer: ")
+    assert stderr[-1].startswith("hubexport: move out into place: ")
+    assert sum(line.startswith("hubexport: warning: ") for line in stderr) == 1
+    assert len(stdout) == 1 and stdout[0].startswith("exported encoder (") and "preprocessor (" in stdout[0]
+
+
+def test_verbosity_shows_tensorflow_logs_again(tmp_path):
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "hubexport.export_main", f"--config_file={config}",
+                             "--export_dir=out", "--verbosity=0"], capture_output=True, text=True, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    assert any(not line.startswith("hubexport: ") for line in result.stderr.splitlines())
+
+
+def test_help_lists_every_export_type(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    help_text = " ".join(result.stdout.split())
+    for export_type in ("'encoder'", "'preprocessor'", "'both'", "'encoder_with_mlm'", "'end_to_end'"):
+        assert f"{export_type}:" in help_text, export_type

@@ -1,5 +1,5 @@
 """An encoder export (with or without the MLM head) and an end-to-end export hold the weights once: a model handed to it
-(as the CLI does) is freed before the probe reloads the SavedModel. The peak RSS itself is measured by `python -m bench.export`."""
+(as `hubexport.export` and the CLI do) is freed before the probe reloads the SavedModel. The peak RSS itself is measured by `python -m bench.export`."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,7 @@ import weakref
 
 import pytest
 import tensorflow as tf
-from absl.testing import flagsaver
-
-from hubexport import export_main
+import hubexport
 from hubexport.encoders import RobertaBackbone
 from hubexport.model_source import build_encoder
 from hubexport.savedmodel import encoder_export, mlm_export
@@ -56,13 +54,6 @@ def end_to_end_model_alive_at_reload(monkeypatch) -> list[bool]:
     return record_model_alive_at_reload(monkeypatch, end_to_end_export, "build_end_to_end_root", "probe_end_to_end")
 
 
-def run_cli(**flags) -> None:
-    if not export_main.FLAGS.is_parsed():
-        export_main.FLAGS(["hubexport"])
-    with flagsaver.flagsaver(**flags):
-        export_main.export_from_flags()
-
-
 def test_export_frees_a_handed_over_model_before_the_reload(model_alive_at_reload, tmp_path):
     encoder_export.export_encoder(RobertaBackbone(**TINY), tmp_path / "export")
     assert model_alive_at_reload == [False]
@@ -75,13 +66,13 @@ def test_a_model_the_caller_keeps_stays_usable(model_alive_at_reload, tmp_path):
     assert model(RobertaBackbone._dummy_inputs())["sequence_output"].shape == (1, 2, TINY["hidden_dim"])
 
 
-def test_cli_hands_its_checkpoint_model_to_the_export(model_alive_at_reload, hf_cases, tmp_path):
-    run_cli(export_type="encoder", checkpoint=str(hf_cases["roberta_model"].path), export_dir=str(tmp_path / "out"))
+def test_export_hands_its_checkpoint_model_to_the_export(model_alive_at_reload, hf_cases, tmp_path):
+    hubexport.export(export_type="encoder", checkpoint=str(hf_cases["roberta_model"].path), export_dir=str(tmp_path / "out"))
     assert model_alive_at_reload == [False]
 
 
-def test_cli_hands_its_model_and_mlm_head_to_the_export(mlm_model_alive_at_reload, hf_cases, tmp_path):
-    run_cli(export_type="encoder_with_mlm", checkpoint=str(hf_cases["roberta_mlm"].path),
+def test_export_hands_its_model_and_mlm_head_to_the_export(mlm_model_alive_at_reload, hf_cases, tmp_path):
+    hubexport.export(export_type="encoder_with_mlm", checkpoint=str(hf_cases["roberta_mlm"].path),
             export_dir=str(tmp_path / "out"))
     assert mlm_model_alive_at_reload == [False]
 
@@ -94,10 +85,10 @@ def test_an_mlm_model_the_caller_keeps_stays_usable(mlm_model_alive_at_reload, h
     assert source.mlm_head(outputs["sequence_output"], tf.constant([[0]])).shape[:2] == (1, 1)
 
 
-def test_cli_hands_its_model_to_the_end_to_end_export(end_to_end_model_alive_at_reload, minilm_tokenizer_dir,
+def test_export_hands_its_model_to_the_end_to_end_export(end_to_end_model_alive_at_reload, minilm_tokenizer_dir,
                                                       tmp_path):
     config = tmp_path / "tiny_bert.json"
     config.write_text(json.dumps(tiny_encoder("wordpiece", 30522).config.to_dict()))
-    run_cli(export_type="end_to_end", config_file=str(config), tokenizer=str(minilm_tokenizer_dir),
+    hubexport.export(export_type="end_to_end", config_file=str(config), tokenizer=str(minilm_tokenizer_dir),
             export_dir=str(tmp_path / "out"))
     assert end_to_end_model_alive_at_reload == [False]

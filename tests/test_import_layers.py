@@ -12,6 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "hubexport"
 LAYERS = (
     "version",
     "errors",
+    "progress",
     "runtime_options",
     "encoders",
     "checkpoints",
@@ -20,6 +21,7 @@ LAYERS = (
     "model_cards",
     "savedmodel",
     "serving",
+    "api",
     "__init__",
     "export_main",
 )

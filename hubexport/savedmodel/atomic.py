@@ -13,6 +13,7 @@ import tempfile
 from typing import Callable
 
 from hubexport.errors import ExportDirError
+from hubexport.progress import stage
 
 
 def check_destination(export_dir: str | os.PathLike, overwrite: bool) -> pathlib.Path:
@@ -45,7 +46,8 @@ def export_atomically(
     try:
         write(staging)
         probe(staging)
-        _replace(staging, destination)
+        with stage(f"move {destination.name} into place"):
+            _replace(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

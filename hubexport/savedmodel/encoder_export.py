@@ -20,7 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.errors import ExportProbeError
 from hubexport.model_cards.card import write_model_card
+from hubexport.progress import stage
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
@@ -115,15 +117,15 @@ def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> A
     inputs = expectation.inputs
     got = loaded(inputs, training=False)
     if len(got["encoder_outputs"]) != expectation.num_layers:
-        raise RuntimeError(f"export probe: {len(got['encoder_outputs'])} encoder_outputs, "
+        raise ExportProbeError(f"{len(got['encoder_outputs'])} encoder_outputs, "
                            f"expected {expectation.num_layers}")
     mask = inputs["input_mask"].astype(bool)
     mismatch = expectation.tolerance.mismatch(got["sequence_output"].numpy()[mask], expectation.sequence_output[mask])
     if mismatch:
-        raise RuntimeError(f"export probe: reloaded sequence_output {mismatch}")
+        raise ExportProbeError(f"reloaded sequence_output {mismatch}")
     flat = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     if f"encoder_outputs_{expectation.num_layers - 1}" not in flat:
-        raise RuntimeError("export probe: serving_default lacks the flat encoder_outputs")
+        raise ExportProbeError("serving_default lacks the flat encoder_outputs")
     return loaded
 
 
@@ -138,17 +140,21 @@ def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, ov
     dtype = model.dtype_policy.name
     payload = {"export_type": "encoder", "dtype": dtype, "encoder_config": model.config.to_dict(), **(metadata or {})}
     expectation = probe_expectation(model, probe_tolerance(dtype))
-    unsaved = [model]  # `write` pops it, so after saving no reference to the model is left here
+    with stage("trace encoder"):
+        unsaved = [build_encoder_root(model)]  # `write` pops it, so after saving no reference to the model is left
     del model
 
     def write(staging: pathlib.Path) -> None:
-        root, signatures = build_encoder_root(unsaved.pop())
-        tf.saved_model.save(root, str(staging), signatures=signatures)
-        write_metadata(staging, payload)
-        write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
+        with stage("save encoder"):
+            root, signatures = unsaved.pop()
+            tf.saved_model.save(root, str(staging), signatures=signatures)
+            del root, signatures
+            write_metadata(staging, payload)
+            write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
 
     def probe(staging: pathlib.Path) -> None:
-        gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
-        check_reloaded(staging, expectation)
+        with stage("probe encoder"):
+            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+            check_reloaded(staging, expectation)
 
     return export_atomically(export_dir, overwrite, write, probe)

@@ -18,6 +18,8 @@ import tensorflow as tf
 
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.mlm_head import MaskedLMHead
+from hubexport.errors import ExportProbeError
+from hubexport.progress import stage
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.encoder_export import (ProbeExpectation, build_encoder_root, check_reloaded,
                                                  encoder_outputs, probe_expectation, probe_inputs, write_metadata)
@@ -90,10 +92,10 @@ def check_reloaded_mlm(export_dir: pathlib.Path, expectation: MlmProbeExpectatio
     expected = expectation.mlm_logits
     mismatch = expectation.encoder.tolerance.mismatch(got, expected, scale=max(1.0, float(np.max(np.abs(expected)))))
     if mismatch:
-        raise RuntimeError(f"export probe: reloaded mlm_logits {mismatch}")
+        raise ExportProbeError(f"reloaded mlm_logits {mismatch}")
     flat = loaded.signatures["mlm"](**tensors)
     if "mlm_logits" not in flat:
-        raise RuntimeError("export probe: the mlm signature lacks mlm_logits")
+        raise ExportProbeError("the mlm signature lacks mlm_logits")
 
 
 def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_dir: str | pathlib.Path, *,
@@ -112,16 +114,20 @@ def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_d
                      "output_matrix": "tied to the token embedding" if spec.tied else "separate"},
         **(metadata or {})}
     expectation = mlm_probe_expectation(model, head, probe_tolerance(dtype))
-    unsaved = [(model, head)]  # `write` pops them, so after saving no reference is left here
+    with stage("trace encoder and masked-LM head"):
+        unsaved = [build_mlm_root(model, head)]  # `write` pops it, so after saving no reference is left here
     del model, head
 
     def write(staging: pathlib.Path) -> None:
-        root, signatures = build_mlm_root(*unsaved.pop())
-        tf.saved_model.save(root, str(staging), signatures=signatures)
-        write_metadata(staging, payload)
+        with stage("save encoder and masked-LM head"):
+            root, signatures = unsaved.pop()
+            tf.saved_model.save(root, str(staging), signatures=signatures)
+            del root, signatures
+            write_metadata(staging, payload)
 
     def probe(staging: pathlib.Path) -> None:
-        gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
-        check_reloaded_mlm(staging, expectation)
+        with stage("probe encoder and masked-LM head"):
+            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+            check_reloaded_mlm(staging, expectation)
 
     return export_atomically(export_dir, overwrite, write, probe)

@@ -13,18 +13,16 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from hubexport.errors import ExportProbeError
 from hubexport.model_cards.card import write_model_card
 from hubexport.model_cards.preprocessing_facts import describe_preprocessor
 from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
+from hubexport.progress import stage
 from hubexport.savedmodel.atomic import check_destination, export_atomically
 
 PROBE_TEXTS = ("Hello, world! This is a probe.", "", "Ünïcödé wörds, 中文 and digits 12,345.")
 PROBE_SEQ_LENGTH = 7
-
-
-class PreprocessorProbeError(RuntimeError):
-    """The reloaded preprocessor does not behave like the one that was saved (a hubexport bug)."""
 
 
 def build_preprocessor(
@@ -47,11 +45,16 @@ def export_preprocessor(
     module = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
 
     def write(staging: pathlib.Path) -> None:
-        tf.saved_model.save(module, str(staging), signatures=module.serving_signatures())
-        write_model_card(staging, "preprocessor", {"preprocessing": describe_preprocessor(module),
-                                                   "export_path": str(pathlib.Path(export_dir).absolute())})
+        with stage("save preprocessor"):
+            tf.saved_model.save(module, str(staging), signatures=module.serving_signatures())
+            write_model_card(staging, "preprocessor", {"preprocessing": describe_preprocessor(module),
+                                                       "export_path": str(pathlib.Path(export_dir).absolute())})
 
-    return export_atomically(export_dir, overwrite, write, lambda staging: probe_preprocessor(module, staging))
+    def probe(staging: pathlib.Path) -> None:
+        with stage("probe preprocessor"):
+            probe_preprocessor(module, staging)
+
+    return export_atomically(export_dir, overwrite, write, probe)
 
 
 def probe_preprocessor(module: PreprocessorModule, saved_dir: pathlib.Path) -> None:
@@ -84,7 +87,7 @@ def probe_preprocessor(module: PreprocessorModule, saved_dir: pathlib.Path) -> N
     }
     for name, (got, expected) in checks.items():
         if not _same(got, expected):
-            raise PreprocessorProbeError(f"the saved preprocessor's {name} differs from the exported module's")
+            raise ExportProbeError(f"the saved preprocessor's {name} differs from the exported module's")
 
 
 def _same(got, expected) -> bool:

@@ -24,9 +24,11 @@ import numpy as np
 import tensorflow as tf
 
 from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.errors import ExportProbeError
 from hubexport.model_cards.card import write_model_card
 from hubexport.model_cards.preprocessing_facts import describe_preprocessor
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
+from hubexport.progress import stage
 from hubexport.savedmodel.atomic import check_destination, export_atomically
 from hubexport.savedmodel.encoder_export import write_metadata
 from hubexport.savedmodel.end_to_end_root import OUTPUT_NAMES, SIGNATURE_INPUTS, build_end_to_end_root
@@ -35,10 +37,6 @@ from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.serving import layout, warmup
 from hubexport.serving.custom_ops import required_text_ops
-
-
-class EndToEndProbeError(RuntimeError):
-    """The reloaded end-to-end model does not compute what the exported one does (a hubexport bug)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,21 +75,25 @@ def export_end_to_end(
     payload = {"export_type": "end_to_end", "dtype": dtype, "encoder_config": encoder_model.config.to_dict(),
                "preprocessing": describe_preprocessor(preprocessor), **(metadata or {})}
     serving = layout.card_facts(name, base_dir, version, SIGNATURE_INPUTS)
-    unsaved = [build_end_to_end_root(encoder_model, preprocessor)]  # `write` pops it
-    del encoder_model
-    expected = expected_probe_outputs(*unsaved[0], name)
+    with stage("trace end-to-end model"):
+        unsaved = [build_end_to_end_root(encoder_model, preprocessor)]  # `write` pops it
+        del encoder_model
+        expected = expected_probe_outputs(*unsaved[0], name)
 
     def write(staging: pathlib.Path) -> None:
-        root, signatures = unsaved.pop()
-        tf.saved_model.save(root, str(staging), signatures=signatures)
-        write_metadata(staging, payload)
-        warmup.write_warmup_requests(staging, name, SIGNATURE_INPUTS)
-        serving["text_ops"] = sorted(op for ops in required_text_ops(staging).values() for op in ops)
-        write_model_card(staging, "end_to_end", {**payload, "export_path": str(destination), "serving": serving})
+        with stage("save end-to-end model"):
+            root, signatures = unsaved.pop()
+            tf.saved_model.save(root, str(staging), signatures=signatures)
+            del root, signatures
+            write_metadata(staging, payload)
+            warmup.write_warmup_requests(staging, name, SIGNATURE_INPUTS)
+            serving["text_ops"] = sorted(op for ops in required_text_ops(staging).values() for op in ops)
+            write_model_card(staging, "end_to_end", {**payload, "export_path": str(destination), "serving": serving})
 
     def probe(staging: pathlib.Path) -> None:
-        gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
-        probe_end_to_end(staging, expected, probe_tolerance(dtype))
+        with stage("probe end-to-end model"):
+            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+            probe_end_to_end(staging, expected, probe_tolerance(dtype))
 
     path = export_atomically(destination, overwrite, write, probe)
     instructions = layout.write_serving_files(base_dir, version, SIGNATURE_INPUTS, serving["text_ops"])
@@ -130,22 +132,22 @@ def probe_end_to_end(saved_dir: pathlib.Path, expected: list[ProbeCall], toleran
     checks = [(root_call, loaded(tf.constant(root_call.inputs["texts"])))]
     saved_requests = warmup.read_warmup_requests(saved_dir)
     if len(saved_requests) != len(requests):
-        raise EndToEndProbeError(f"the saved warm-up file holds {len(saved_requests)} requests, expected {len(requests)}")
+        raise ExportProbeError(f"the saved warm-up file holds {len(saved_requests)} requests, expected {len(requests)}")
     for call, (signature, inputs) in zip(requests, saved_requests):
         if signature != call.name or sorted(inputs) != sorted(call.inputs) or not all(
                 np.array_equal(inputs[key], call.inputs[key]) for key in inputs):
-            raise EndToEndProbeError(f"the saved warm-up request for {signature} is not the one the export was checked with")
+            raise ExportProbeError(f"the saved warm-up request for {signature} is not the one the export was checked with")
         feed = {key: tf.constant(value) for key, value in inputs.items()}
         checks.append((call, loaded.signatures[signature](**feed)))
     for call, got in checks:
         if sorted(got) != sorted(OUTPUT_NAMES):
-            raise EndToEndProbeError(f"the saved {call.name} returns {sorted(got)}, expected {sorted(OUTPUT_NAMES)}")
+            raise ExportProbeError(f"the saved {call.name} returns {sorted(got)}, expected {sorted(OUTPUT_NAMES)}")
         if not np.array_equal(got["input_mask"].numpy(), call.outputs["input_mask"]):
-            raise EndToEndProbeError(f"the saved {call.name} tokenizes differently from the exported model")
+            raise ExportProbeError(f"the saved {call.name} tokenizes differently from the exported model")
         for key in ("embedding", "pooled_output", "sequence_output"):
             mismatch = tolerance.mismatch(got[key].numpy(), call.outputs[key])
             if mismatch:
-                raise EndToEndProbeError(f"the saved {call.name}'s {key} {mismatch} from the exported model's")
+                raise ExportProbeError(f"the saved {call.name}'s {key} {mismatch} from the exported model's")
 
 
 def _numpy(outputs: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
