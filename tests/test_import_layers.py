@@ -12,6 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "hubexport"
 LAYERS = (
     "version",
     "errors",
+    "user_files",
     "progress",
     "runtime_options",
     "encoders",

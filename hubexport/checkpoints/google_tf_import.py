@@ -16,6 +16,7 @@ import pathlib
 
 import numpy as np
 
+from hubexport import user_files
 from hubexport.checkpoints import pooled_output
 from hubexport.checkpoints.encoder_layout import (BlockNames, Dense, EmbeddingNames, LayerNorm, Layout,
                                                   MaskedLMNames, block_path, block_rules, embedding_rules,
@@ -30,6 +31,7 @@ from hubexport.encoders.mlm_head import MaskedLMHeadSpec
 from hubexport.errors import CheckpointError, ConfigError
 
 CONFIG_FILES = ("bert_config.json", "albert_config.json", "config.json")
+STATE_FILE = "checkpoint"  # names the latest checkpoint of a directory
 _TRAINING_STATE = {"adam_m", "adam_v", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1", "global_step",
                    "temperature"}
 _LM_HEAD_SCOPE = {"bert": "cls/predictions", "albert": "cls/predictions", "electra": "generator_predictions"}
@@ -55,7 +57,14 @@ class TFCheckpointTensors(TensorSource):
         return self._shapes[name]
 
     def read(self, name: str) -> np.ndarray:
-        return np.asarray(self._reader.get_tensor(name), dtype=np.float32)
+        """Tensor `name` as float32; CheckpointError naming it if the data file is truncated or corrupt."""
+        import tensorflow as tf
+
+        try:
+            return np.asarray(self._reader.get_tensor(name), dtype=np.float32)
+        except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated data file
+            raise CheckpointError(f"cannot read tensor {name!r} of TF checkpoint {self.description}: "
+                                  f"{first_line(error)}") from None
 
 
 def checkpoint_prefix(path: pathlib.Path) -> str | None:
@@ -65,6 +74,8 @@ def checkpoint_prefix(path: pathlib.Path) -> str | None:
     if path.is_dir():
         import tensorflow as tf
 
+        if (path / STATE_FILE).exists():  # TensorFlow reads it too, but a file that is not UTF-8 crashes it
+            user_files.read_text(path / STATE_FILE, error=CheckpointError, what="TF checkpoint state file")
         latest = tf.train.latest_checkpoint(str(path))
         if latest:
             return latest

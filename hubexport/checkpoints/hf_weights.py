@@ -6,11 +6,11 @@ pickled code. Legacy LayerNorm names (`gamma`/`beta`) are renamed as transformer
 """
 from __future__ import annotations
 
-import json
 import pathlib
 
 import numpy as np
 
+from hubexport import user_files
 from hubexport.checkpoints.error_text import first_line
 from hubexport.checkpoints.safetensors_file import SafetensorsFile
 from hubexport.checkpoints.tensors import InMemoryTensors, MergedTensors, RenamedTensors, TensorSource
@@ -19,6 +19,7 @@ from hubexport.errors import CheckpointError
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 INDEX_SUFFIX = ".index.json"
+SHARD_INDEX = "shard index"
 WEIGHT_FILES = (SAFETENSORS, SAFETENSORS + INDEX_SUFFIX, TORCH_BIN, TORCH_BIN + INDEX_SUFFIX)
 
 
@@ -47,17 +48,27 @@ def _open_file(path: pathlib.Path) -> TensorSource:
 
 
 def _sharded(index_path: pathlib.Path) -> TensorSource:
-    try:
-        weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise CheckpointError(f"cannot read the shard index {index_path}: {error}") from None
-    shards = sorted(set(weight_map.values()))
+    shards = sorted(set(_weight_map(index_path).values()))
     missing = [shard for shard in shards if not (index_path.parent / shard).is_file()]
     if missing:
         raise CheckpointError(f"shard index {index_path} names missing files: {', '.join(missing)}")
     return MergedTensors(
         [_open_file(index_path.parent / shard) for shard in shards], str(index_path),
         lambda name: CheckpointError(f"tensor {name!r} appears in two shards of {index_path}"))
+
+
+def _weight_map(index_path: pathlib.Path) -> dict[str, str]:
+    """The index's `weight_map` (tensor name -> shard file name), or CheckpointError naming the index."""
+    def check(value: object, kinds: tuple[type, ...], key: str) -> object:
+        return user_files.json_value(value, kinds, key=key, path=index_path, error=CheckpointError, what=SHARD_INDEX)
+
+    index = user_files.read_json(index_path, error=CheckpointError, what=SHARD_INDEX)
+    if "weight_map" not in index:
+        raise user_files.file_error(index_path, "no weight_map", error=CheckpointError, what=SHARD_INDEX)
+    weight_map = check(index["weight_map"], (dict,), "weight_map")
+    for name, shard in weight_map.items():
+        check(shard, (str,), f"weight_map[{name!r}]")
+    return weight_map
 
 
 def _torch_file(path: pathlib.Path) -> TensorSource:

@@ -68,7 +68,7 @@ class SafetensorsFile(TensorSource):
 
     def _validate(self, name: str, entry: object, data_size: int) -> None:
         if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= set(entry)
-                and _int_list(entry["shape"]) and _int_list(entry["data_offsets"])
+                and isinstance(entry["dtype"], str) and _int_list(entry["shape"]) and _int_list(entry["data_offsets"])
                 and len(entry["data_offsets"]) == 2):
             raise self._fail(f"tensor {name!r} has a malformed header entry")
         if entry["dtype"] not in _NUMPY_DTYPES:

@@ -7,16 +7,25 @@ serves all five families and matches each reference exactly.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any
 
+from hubexport import user_files
 from hubexport.errors import ConfigError
 
 FAMILIES = ("bert", "roberta", "xlm_roberta", "albert", "electra")
 ACTIVATIONS = ("gelu", "gelu_approximate", "relu")
 POSITION_STYLES = ("absolute", "padding_offset")
 POOLERS = ("dense_tanh", "first_token")
+
+
+def _is_integer(value: Any) -> bool:
+    """An int as JSON gives one: true and false are not integers."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, float) or _is_integer(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,29 +101,35 @@ class EncoderConfig:
         for name in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
                      "max_sequence_length", "num_inner_repetitions"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            if not (_is_integer(value) and value > 0):
                 fail(f"{name}={value!r} must be a positive integer")
-        if self.embedding_dim is not None and (not isinstance(self.embedding_dim, int) or self.embedding_dim <= 0):
+        if self.embedding_dim is not None and not (_is_integer(self.embedding_dim) and self.embedding_dim > 0):
             fail(f"embedding_dim={self.embedding_dim!r} must be a positive integer")
         if self.hidden_dim % self.num_heads:
             fail(f"hidden_dim={self.hidden_dim} is not divisible by num_heads={self.num_heads}")
         groups = self.resolved_num_groups
-        if not isinstance(groups, int) or groups <= 0 or self.num_layers % groups:
+        if not (_is_integer(groups) and groups > 0) or self.num_layers % groups:
             fail(f"num_layers={self.num_layers} must be divisible by num_groups={self.num_groups}")
-        if not isinstance(self.num_segments, int) or self.num_segments < 0:
-            fail(f"num_segments={self.num_segments!r} must be a non-negative integer")
+        for name in ("num_segments", "padding_position"):
+            value = getattr(self, name)
+            if not (_is_integer(value) and value >= 0):
+                fail(f"{name}={value!r} must be a non-negative integer")
         for name in ("dropout", "attention_dropout"):
             value = getattr(self, name)
-            if value is not None and not 0.0 <= value < 1.0:
-                fail(f"{name}={value!r} must be in [0, 1)")
+            if value is not None and not (_is_number(value) and 0.0 <= value < 1.0):
+                fail(f"{name}={value!r} must be a number in [0, 1)")
         if self.hidden_activation not in ACTIVATIONS:
             fail(f"hidden_activation={self.hidden_activation!r}, expected one of {ACTIVATIONS}")
         if self.position_style not in POSITION_STYLES:
             fail(f"position_style={self.position_style!r}, expected one of {POSITION_STYLES}")
         if self.pooler not in POOLERS:
             fail(f"pooler={self.pooler!r}, expected one of {POOLERS}")
-        if not self.layer_norm_epsilon > 0:
-            fail(f"layer_norm_epsilon={self.layer_norm_epsilon!r} must be positive")
+        if not (_is_number(self.layer_norm_epsilon) and self.layer_norm_epsilon > 0):
+            fail(f"layer_norm_epsilon={self.layer_norm_epsilon!r} must be a positive number")
+        if not (_is_number(self.initializer_range) and self.initializer_range >= 0):
+            fail(f"initializer_range={self.initializer_range!r} must be a non-negative number")
+        if not isinstance(self.always_project_embeddings, bool):
+            fail(f"always_project_embeddings={self.always_project_embeddings!r} must be true or false")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -141,14 +156,9 @@ class EncoderConfig:
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> "EncoderConfig":
-        """Reads a JSON file holding either the config itself or a preset with an `encoder` key."""
-        try:
-            with open(path, encoding="utf-8") as handle:
-                values = json.load(handle)
-        except OSError as error:
-            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"config file {path} is not valid JSON: {error}") from None
-        if isinstance(values, dict) and "encoder" in values:
+        """Reads a JSON file holding either the config itself or a preset with an `encoder` key; ConfigError
+        naming the file if it cannot be read, is not a JSON object or not a valid config."""
+        values = user_files.read_json(path, error=ConfigError, what="encoder config")
+        if "encoder" in values:
             values = values["encoder"]
         return cls.from_dict(values, source=str(path))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.resources
-import json
 import pathlib
 from typing import Any
 
+from hubexport import user_files
 from hubexport.encoders.config import EncoderConfig
 from hubexport.errors import ConfigError
 
@@ -46,10 +46,7 @@ def config_dir() -> pathlib.Path:
 
 def read_preset(path: pathlib.Path) -> Preset:
     """Parses one preset file, naming the file in any error."""
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"cannot read preset file {path}: {error}") from None
+    values = user_files.read_json(path, error=ConfigError, what="preset file")
     missing = {"name", "description", "encoder", "parameter_table", "tokenizer"} - set(values)
     if missing:
         raise ConfigError(f"preset file {path} lacks {sorted(missing)}")

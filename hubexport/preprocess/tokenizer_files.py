@@ -27,6 +27,7 @@ from typing import Any
 import sentencepiece
 import tensorflow as tf
 
+from hubexport import user_files
 from hubexport.errors import TokenizerFilesError
 from hubexport.preprocess import tokenizer_json
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
@@ -40,6 +41,16 @@ TOKENIZER_CLASSES = {
     "RobertaTokenizer": "byte_level_bpe",
 }
 SENTENCEPIECE_FILES = {"albert": "spiece.model", "xlm_roberta": "sentencepiece.bpe.model"}
+TOKENIZER_CONFIG = "tokenizer config"
+# The tokenizer_config.json keys read here and the JSON types they must have.
+CONFIG_TYPES = {
+    "tokenizer_class": (str, type(None)),
+    "do_lower_case": (bool,),
+    "strip_accents": (bool, type(None)),
+    "tokenize_chinese_chars": (bool,),
+    "keep_accents": (bool, type(None)),
+    "add_prefix_space": (bool, type(None)),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,8 +163,8 @@ def _describe_directory(directory: pathlib.Path, do_lower_case: bool | None, scr
     if not directory.is_dir():
         raise TokenizerFilesError(f"--tokenizer_dir {directory} does not exist or is not a directory")
     config_path, json_path = directory / "tokenizer_config.json", directory / "tokenizer.json"
-    config = tokenizer_json.read_json(config_path) if config_path.is_file() else {}
-    fast = tokenizer_json.read_json(json_path) if json_path.is_file() else None
+    config = _read_config(config_path) if config_path.exists() else {}
+    fast = tokenizer_json.read_tokenizer_json(json_path) if json_path.exists() else None
     family = _family_from_class(config, config_path) or _family_from_files(directory, fast)
     if family in SENTENCEPIECE_FILES:
         model = directory / SENTENCEPIECE_FILES[family]
@@ -174,6 +185,16 @@ def _describe_directory(directory: pathlib.Path, do_lower_case: bool | None, scr
             _fast_model(fast, "BPE", directory, "vocab.json and merges.txt"), json_path, scratch
         )
     return _byte_level_bpe_spec(vocab, merges, fast, do_lower_case, config)
+
+
+def _read_config(path: pathlib.Path) -> dict[str, Any]:
+    """tokenizer_config.json, with the keys read here checked to have their JSON types."""
+    config = user_files.read_json(path, error=TokenizerFilesError, what=TOKENIZER_CONFIG)
+    for key, kinds in CONFIG_TYPES.items():
+        if key in config:
+            user_files.json_value(config[key], kinds, key=key, path=path, error=TokenizerFilesError,
+                                  what=TOKENIZER_CONFIG)
+    return config
 
 
 def _family_from_class(config: dict[str, Any], config_path: pathlib.Path) -> str | None:
@@ -275,7 +296,9 @@ def _wordpiece_spec(
 
 def _has_upper_case_tokens(vocab: pathlib.Path) -> bool:
     """True if a non-special token has upper-case letters: the vocabulary of a cased model."""
-    for line in vocab.read_text(encoding="utf-8").splitlines():
+    from hubexport.preprocess.tokenizers.wordpiece import read_vocab
+
+    for line in read_vocab(vocab):
         token = line.strip()
         if not (token.startswith("[") and token.endswith("]")) and token != token.lower():
             return True

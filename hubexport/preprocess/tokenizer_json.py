@@ -10,17 +10,33 @@ import json
 import pathlib
 from typing import Any
 
+from hubexport import user_files
 from hubexport.errors import TokenizerFilesError
 
+TOKENIZER_FILE = "Hugging Face tokenizer file"
 
-def read_json(path: pathlib.Path) -> dict[str, Any]:
-    """A JSON object from `path`, or TokenizerFilesError naming the file."""
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TokenizerFilesError(f"cannot read {path}: {error}") from error
-    if not isinstance(content, dict):
-        raise TokenizerFilesError(f"{path} is not a JSON object")
+
+def read_tokenizer_json(path: pathlib.Path) -> dict[str, Any]:
+    """The content of a `tokenizer.json`, or TokenizerFilesError naming the file and what is wrong.
+
+    The parts read here (model, normalizer, pre_tokenizer, added_tokens) are checked to have their
+    JSON types, so the functions below can use them as they are.
+    """
+    content = user_files.read_json(path, error=TokenizerFilesError, what=TOKENIZER_FILE)
+
+    def check(value: Any, kinds: tuple[type, ...], key: str) -> Any:
+        return user_files.json_value(value, kinds, key=key, path=path, error=TokenizerFilesError, what=TOKENIZER_FILE)
+
+    check(content.get("model", {}), (dict,), "model")
+    for key, parts in (("normalizer", "normalizers"), ("pre_tokenizer", "pretokenizers")):
+        component = check(content.get(key), (dict, type(None)), key) or {}
+        if component.get("type") == "Sequence":
+            for index, part in enumerate(check(component.get(parts, []), (list,), f"{key}.{parts}")):
+                check(part, (dict,), f"{key}.{parts}[{index}]")
+    for index, added in enumerate(check(content.get("added_tokens", []), (list,), "added_tokens")):
+        check(added, (dict,), f"added_tokens[{index}]")
+        check(added.get("content"), (str,), f"added_tokens[{index}].content")
+        check(added.get("id"), (int,), f"added_tokens[{index}].id")
     return content
 
 
@@ -68,11 +84,13 @@ def write_bpe_files(
 ) -> tuple[pathlib.Path, pathlib.Path]:
     """Writes the BPE vocabulary and merges as `vocab.json` and `merges.txt` (GPT-2 layout)."""
     tokens = _tokens_by_id(tokenizer_json, source)
-    merges = [merge if isinstance(merge, str) else " ".join(merge) for merge in tokenizer_json["model"].get("merges", [])]
+    merges = user_files.json_value(tokenizer_json["model"].get("merges", []), (list,), key="model.merges", path=source,
+                                   error=TokenizerFilesError, what=TOKENIZER_FILE)
+    lines = [_merge_line(merge, index, source) for index, merge in enumerate(merges)]
     vocab_path = destination / "vocab.json"
     vocab_path.write_text(json.dumps({token: index for index, token in enumerate(tokens)}, ensure_ascii=False), encoding="utf-8")
     merges_path = destination / "merges.txt"
-    merges_path.write_text("#version: 0.2\n" + "".join(merge + "\n" for merge in merges), encoding="utf-8")
+    merges_path.write_text("#version: 0.2\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
     return vocab_path, merges_path
 
 
@@ -85,6 +103,15 @@ def _tokens_by_id(tokenizer_json: dict[str, Any], source: pathlib.Path) -> list[
     for added in tokenizer_json.get("added_tokens", []):
         vocab.setdefault(added["content"], added["id"])
     by_id = {index: token for token, index in vocab.items()}
-    if sorted(by_id) != list(range(len(vocab))):
+    if not all(type(index) is int for index in by_id) or sorted(by_id) != list(range(len(vocab))):
         raise TokenizerFilesError(f"{source}: token ids are not the contiguous range 0..{len(vocab) - 1}")
     return [by_id[index] for index in range(len(by_id))]
+
+
+def _merge_line(merge: Any, index: int, source: pathlib.Path) -> str:
+    """A merge as its merges.txt line "left right"; tokenizer.json spells it so or as ["left", "right"]."""
+    parts = merge.split(" ") if isinstance(merge, str) else merge
+    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(part, str) for part in parts)):
+        raise user_files.file_error(source, f"model.merges[{index}] is not a merge ('left right' or ['left', 'right'])",
+                                    error=TokenizerFilesError, what=TOKENIZER_FILE)
+    return " ".join(parts)

@@ -10,9 +10,13 @@ FastWordpieceTokenizer word by word, with HF's 100-character (not byte) word lim
 """
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from hubexport import user_files
+from hubexport.errors import TokenizerFilesError
 from hubexport.preprocess.pre_tokenizers.bert import BertPreTokenizer, row_ids
 from hubexport.preprocess.tokenizers import wordpiece_fast_path as fast_path
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer, SpecialTokens
@@ -30,10 +34,11 @@ DECODER_CLEANUP = (
 )  # fmt: skip
 
 
-def read_vocab(vocab_file: str) -> list[str]:
-    """One token per line, as HF's `load_vocab` reads it (newline stripped, nothing else)."""
-    with open(vocab_file, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
+def read_vocab(vocab_file: str | os.PathLike) -> list[str]:
+    """One token per line, as HF's `load_vocab` reads it (newline stripped, nothing else); TokenizerFilesError
+    naming the file if it cannot be read or is not UTF-8."""
+    text = user_files.read_text(vocab_file, error=TokenizerFilesError, what="WordPiece vocabulary")
+    return user_files.text_lines(text)
 
 
 def _re2_literal(text: str) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
+import os
 
+from hubexport import user_files
+from hubexport.errors import TokenizerFilesError
 from hubexport.preprocess.models.bpe import byte_unicode
 
 
@@ -71,23 +73,26 @@ class BpeVocabulary:
         ]
 
 
-def load(vocab_file: str, merges_file: str) -> BpeVocabulary:
+def load(vocab_file: str | os.PathLike, merges_file: str | os.PathLike) -> BpeVocabulary:
     """Reads `vocab.json` (spelling -> id, ids 0..n-1) and `merges.txt` ("left right" per line in
-    rank order; a `#version` header and blank lines are skipped, as Hugging Face does)."""
-    with open(vocab_file, encoding="utf-8") as f:
-        vocab: dict[str, int] = json.load(f)
-    if sorted(vocab.values()) != list(range(len(vocab))):
-        raise ValueError(f"{vocab_file}: token ids must be exactly 0..{len(vocab) - 1}")
+    rank order; a `#version` header and blank lines are skipped, as Hugging Face does).
+
+    A file that cannot be read, is not UTF-8 or (vocab.json) not a JSON object raises TokenizerFilesError;
+    ids or merges that do not fit together raise ValueError; both name the file.
+    """
+    vocab: dict[str, int] = user_files.read_json(vocab_file, error=TokenizerFilesError, what="BPE vocabulary")
+    ids = list(vocab.values())
+    if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(vocab))):
+        raise ValueError(f"{vocab_file}: token ids must be exactly the integers 0..{len(vocab) - 1}")
     tokens = tuple(sorted(vocab, key=vocab.__getitem__))
     merges = []
-    with open(merges_file, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line or line.startswith("#version"):
-                continue
-            parts = line.split(" ")
-            if len(parts) != 2 or not all(part in vocab for part in parts + ["".join(parts)]):
-                raise ValueError(f"{merges_file}:{line_number}: not a merge of vocabulary tokens")
-            left, right = parts
-            merges.append((vocab[left], vocab[right], vocab[left + right]))
+    lines = user_files.text_lines(user_files.read_text(merges_file, error=TokenizerFilesError, what="BPE merges"))
+    for line_number, line in enumerate(lines, start=1):
+        if not line or line.startswith("#version"):
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or not all(part in vocab for part in parts + ["".join(parts)]):
+            raise ValueError(f"{merges_file}:{line_number}: not a merge of vocabulary tokens")
+        left, right = parts
+        merges.append((vocab[left], vocab[right], vocab[left + right]))
     return BpeVocabulary(tokens=tokens, merges=tuple(merges))

@@ -9,13 +9,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import pathlib
+import os
 
+import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
+from google.protobuf.message import DecodeError
 from sentencepiece import sentencepiece_model_pb2
 
+from hubexport import user_files
+from hubexport.checkpoints.error_text import first_line
+from hubexport.errors import TokenizerFilesError
+
 SPACE_SYMBOL = "\u2581"
+MODEL_FILE = "SentencePiece model"
 _PIECE_TYPE = sentencepiece_model_pb2.ModelProto.SentencePiece.Type
 _MODEL_TYPE = sentencepiece_model_pb2.TrainerSpec.ModelType
 
@@ -31,15 +38,29 @@ class SentencePieceModel:
     standard_whitespace: bool
 
     @classmethod
-    def from_file(cls, path: str | pathlib.Path) -> "SentencePieceModel":
-        """Parses a `.model` file (the `spiece.model` / `sentencepiece.bpe.model` of HF)."""
-        return cls.from_bytes(pathlib.Path(path).read_bytes())
+    def from_file(cls, path: str | os.PathLike) -> "SentencePieceModel":
+        """Parses a `.model` file (the `spiece.model` / `sentencepiece.bpe.model` of HF); TokenizerFilesError
+        naming the file if it cannot be read or is not a model SentencePiece can load."""
+        serialized = user_files.read_bytes(path, error=TokenizerFilesError, what=MODEL_FILE)
+        try:
+            return cls.from_bytes(serialized)
+        except ValueError as error:
+            raise user_files.file_error(path, str(error), error=TokenizerFilesError, what=MODEL_FILE) from None
 
     @classmethod
     def from_bytes(cls, serialized: bytes) -> "SentencePieceModel":
-        """Parses a serialized `ModelProto`."""
+        """Parses a serialized `ModelProto`; ValueError saying why if it is not one SentencePiece can load."""
         proto = sentencepiece_model_pb2.ModelProto()
-        proto.ParseFromString(serialized)
+        try:
+            proto.ParseFromString(serialized)
+        except DecodeError:
+            raise ValueError("not a SentencePiece model (its protobuf does not parse)") from None
+        if not proto.pieces:
+            raise ValueError("not a SentencePiece model (it has no pieces)")
+        try:
+            sentencepiece.SentencePieceProcessor(model_proto=serialized)
+        except RuntimeError as error:
+            raise ValueError(f"SentencePiece cannot load it ({first_line(error)})") from None
         normalizer, trainer = proto.normalizer_spec, proto.trainer_spec
         pieces = tuple(p.piece for p in proto.pieces)
         standard_whitespace = (
