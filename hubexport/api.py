@@ -87,6 +87,7 @@ def export_encoder_and_preprocessor(
         do_lower_case: bool | None = None, default_seq_length: int = 128, truncation: str = "round_robin",
         overwrite: bool = False) -> ExportResult:
     """Exports `export_dir/encoder` and `export_dir/preprocessor`, which land together or not at all."""
+    from hubexport.preprocess.preprocessor_module import check_default_seq_length
     from hubexport.savedmodel.atomic import check_destination, export_atomically
     from hubexport.savedmodel.encoder_export import export_encoder as write_encoder
     from hubexport.savedmodel.preprocessor_export import export_preprocessor as write_preprocessor
@@ -97,12 +98,14 @@ def export_encoder_and_preprocessor(
     source = _encoder(preset=preset, config_file=config_file, checkpoint=checkpoint,
                       checkpoint_format=checkpoint_format, dtype=dtype, seed=seed, tokenizer=in_graph)
     summary = f"{_encoder_summary(source, dtype)} and {_preprocessor_summary(in_graph, default_seq_length)}"
+    max_seq_length = source.model.config.max_sequence_length
+    check_default_seq_length(default_seq_length, max_seq_length)  # before the encoder's slow export
 
     def write_pair(staging: pathlib.Path) -> None:
         # The export gets the last reference to the model, so the weights are freed before its probe.
         write_encoder(source.take_model(), staging / "encoder", metadata=source.metadata)
         write_preprocessor(in_graph, staging / "preprocessor", default_seq_length=default_seq_length,
-                           truncation=truncation)
+                           truncation=truncation, max_seq_length=max_seq_length)
 
     # Each half is probed by its own export before it lands in staging.
     path = export_atomically(export_dir, overwrite, write_pair, probe=lambda staging: None)

@@ -90,5 +90,5 @@ def test_export_hands_its_model_to_the_end_to_end_export(end_to_end_model_alive_
     config = tmp_path / "tiny_bert.json"
     config.write_text(json.dumps(tiny_encoder("wordpiece", 30522).config.to_dict()))
     hubexport.export(export_type="end_to_end", config_file=str(config), tokenizer=str(minilm_tokenizer_dir),
-            export_dir=str(tmp_path / "out"))
+                     export_dir=str(tmp_path / "out"), default_seq_length=32)
     assert end_to_end_model_alive_at_reload == [False]

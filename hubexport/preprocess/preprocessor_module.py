@@ -10,6 +10,10 @@ loaded export is used the same way:
 - `preprocessor.bert_pack_inputs([seg_a, seg_b, ...], seq_length=N)` -> the three encoder inputs,
   for 1 to 3 segments of ragged rank 1 or 2 and any `seq_length` given at call time;
 - `preprocessor.detokenize(ids)` -> strings;
+- input text that is not valid UTF-8 is repaired first (normalizers/utf8.py: U+FFFD, as Python's
+  `errors="replace"`), the same way for every tokenizer;
+- `max_seq_length` (the encoder's positions, when the preprocessor is exported for one) bounds
+  `default_seq_length` and every `seq_length` given to `bert_pack_inputs`;
 - `preprocessor.get_special_tokens_dict()` (also under `tokenize` and `tokenize_with_offsets`)
   -> the special token ids and `vocab_size` as int32 scalars.
 
@@ -24,10 +28,18 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from hubexport.errors import ConfigError
+from hubexport.preprocess.normalizers.utf8 import replace_invalid_utf8
 from hubexport.preprocess.processors import packing, trimming
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 
 STRINGS = tf.TensorSpec([None], tf.string)
+
+
+def check_default_seq_length(default_seq_length: int, max_seq_length: int | None) -> None:
+    """Refuses a default sequence length the encoder (of `max_seq_length` positions, if any) cannot take."""
+    if max_seq_length is not None and default_seq_length > max_seq_length:
+        raise ConfigError(f"--default_seq_length {default_seq_length} exceeds the encoder's {max_seq_length} "
+                          "positions (its max_sequence_length)")
 
 
 class CallableObject(tf.Module):
@@ -54,23 +66,31 @@ class PreprocessorModule(tf.Module):
         tokenizer: InGraphTokenizer,
         default_seq_length: int = 128,
         truncation: str = "round_robin",
+        max_seq_length: int | None = None,
     ) -> None:
         super().__init__(name="preprocessor")
         minimum = packing.num_special_tokens(tokenizer.packing_style, 1) + 1
         if default_seq_length < minimum:
             raise ConfigError(f"--default_seq_length must be at least {minimum}, got {default_seq_length}")
+        check_default_seq_length(default_seq_length, max_seq_length)
         self.tokenizer = tokenizer
         self.default_seq_length = default_seq_length
+        self.max_seq_length = max_seq_length
         self.truncation = trimming.check_truncation(truncation)
         self.get_special_tokens_dict = tf.function(self._special_tokens_dict, input_signature=[])
-        self.tokenize = CallableObject(tf.function(tokenizer.tokenize, input_signature=[STRINGS]), "tokenize")
+        # The tokenizers build their graphs with explicit tf.cond / tf.switch_case and no Python control flow on
+        # tensors, so autograph would only add conversion time (seconds for WordPiece) to every trace.
+        self.tokenize = CallableObject(tf.function(self._tokenize, input_signature=[STRINGS], autograph=False),
+                                       "tokenize")
         self.tokenize.get_special_tokens_dict = self.get_special_tokens_dict
         self.tokenize_with_offsets = CallableObject(
-            tf.function(tokenizer.tokenize_with_offsets, input_signature=[STRINGS]), "tokenize_with_offsets"
+            tf.function(self._tokenize_with_offsets, input_signature=[STRINGS], autograph=False),
+            "tokenize_with_offsets",
         )
         self.tokenize_with_offsets.get_special_tokens_dict = self.get_special_tokens_dict
         self.detokenize = tf.function(
-            tokenizer.detokenize, input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)]
+            tokenizer.detokenize, input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)],
+            autograph=False,
         )
         self.bert_pack_inputs = CallableObject(self._traced_pack_inputs(), "bert_pack_inputs")
 
@@ -81,6 +101,8 @@ class PreprocessorModule(tf.Module):
 
     def pack(self, segments: Sequence[tf.RaggedTensor], seq_length: int | tf.Tensor) -> dict[str, tf.Tensor]:
         """Packs tokenized segments with this tokenizer's special tokens (not traced by itself)."""
+        if self.max_seq_length is not None:
+            seq_length = self._checked_seq_length(seq_length)
         return packing.pack_inputs(
             segments, seq_length, self.tokenizer.special_tokens, self.tokenizer.packing_style, self.truncation
         )
@@ -104,6 +126,25 @@ class PreprocessorModule(tf.Module):
             ),
         }
 
+    def _tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        return self.tokenizer.tokenize(replace_invalid_utf8(strings))
+
+    def _tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+        return self.tokenizer.tokenize_with_offsets(replace_invalid_utf8(strings))
+
+    def _checked_seq_length(self, seq_length: int | tf.Tensor) -> int | tf.Tensor:
+        """`seq_length`, refused (ConfigError now, or InvalidArgumentError when the graph runs) beyond
+        the encoder's positions."""
+        message = f"seq_length exceeds max_sequence_length {self.max_seq_length} of the encoder"
+        if isinstance(seq_length, int):
+            if seq_length > self.max_seq_length:
+                raise ConfigError(f"{message}: {seq_length}")
+            return seq_length
+        check = tf.debugging.assert_less_equal(tf.cast(seq_length, tf.int64), tf.constant(self.max_seq_length, tf.int64),
+                                               message=message)
+        with tf.control_dependencies([check]):
+            return tf.identity(seq_length)
+
     def special_tokens_values(self) -> dict[str, int]:
         """Model Garden's special token names (plus `unknown_id`) and `vocab_size`."""
         return dict(self.tokenizer.special_tokens.as_dict(), vocab_size=self.tokenizer.vocab_size)
@@ -126,5 +167,8 @@ class PreprocessorModule(tf.Module):
         for ragged_rank in (1, 2):
             segment = tf.RaggedTensorSpec([None] * (ragged_rank + 1), tf.int32, ragged_rank=ragged_rank)
             for num_segments in range(1, packing.MAX_SEGMENTS + 1):
-                function.get_concrete_function([segment] * num_segments, seq_length=tf.TensorSpec([], tf.int32))
+                # Named as tf.saved_model.save names it when it re-gets each trace (a TensorSpec's name is part of
+                # the cache key), so saving finds these traces instead of redoing them.
+                function.get_concrete_function([segment] * num_segments,
+                                               seq_length=tf.TensorSpec([], tf.int32, name="seq_length"))
         return function

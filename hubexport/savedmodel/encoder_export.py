@@ -26,14 +26,19 @@ from hubexport.progress import stage
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
-from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
+from hubexport.savedmodel.save_tracing import traced_for_saving
+from hubexport.savedmodel.signatures import checked_encoder_inputs, encoder_input_specs, flatten_outputs
 from hubexport.version import __version__
 
 METADATA_FILE = "hubexport.json"
 
 
 def encoder_outputs(model: EncoderBackbone, inputs: dict[str, tf.Tensor], training: bool) -> dict[str, Any]:
-    """Runs the Keras encoder on TF-Hub-named inputs; outputs are float32 whatever the compute dtype."""
+    """Runs the Keras encoder on TF-Hub-named inputs, checked against the encoder's ranges
+    (`checked_encoder_inputs`); outputs are float32 whatever the compute dtype."""
+    config = model.config
+    inputs = checked_encoder_inputs(inputs, vocabulary_size=config.vocabulary_size, num_segments=config.num_segments,
+                                    max_sequence_length=config.max_sequence_length)
     outputs = model(
         {"token_ids": inputs["input_word_ids"], "padding_mask": inputs["input_mask"],
          "segment_ids": inputs["input_type_ids"]},
@@ -82,6 +87,14 @@ def write_metadata(export_dir: pathlib.Path, payload: dict[str, Any]) -> None:
     extra.mkdir(exist_ok=True)
     (extra / METADATA_FILE).write_text(
         json.dumps({"hubexport_version": __version__, **payload}, indent=2, sort_keys=True) + "\n")
+
+
+def save_and_let_go(unsaved: list, staging: pathlib.Path, payload: dict[str, Any]) -> None:
+    """Saves the (root, signatures) pair that `unsaved` holds, popping it so that the model the root references
+    can be freed once saved, and writes the export metadata (`write_metadata`) beside it."""
+    root, signatures = unsaved.pop()
+    tf.saved_model.save(root, str(staging), signatures=signatures)
+    write_metadata(staging, payload)
 
 
 def probe_inputs(vocabulary_size: int, num_segments: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -140,16 +153,13 @@ def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, ov
     dtype = model.dtype_policy.name
     payload = {"export_type": "encoder", "dtype": dtype, "encoder_config": model.config.to_dict(), **(metadata or {})}
     expectation = probe_expectation(model, probe_tolerance(dtype))
-    with stage("trace encoder"):
+    with stage("trace encoder"), traced_for_saving():
         unsaved = [build_encoder_root(model)]  # `write` pops it, so after saving no reference to the model is left
     del model
 
     def write(staging: pathlib.Path) -> None:
         with stage("save encoder"):
-            root, signatures = unsaved.pop()
-            tf.saved_model.save(root, str(staging), signatures=signatures)
-            del root, signatures
-            write_metadata(staging, payload)
+            save_and_let_go(unsaved, staging, payload)
             write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
 
     def probe(staging: pathlib.Path) -> None:

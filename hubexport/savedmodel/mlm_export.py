@@ -21,9 +21,17 @@ from hubexport.encoders.mlm_head import MaskedLMHead
 from hubexport.errors import ExportProbeError
 from hubexport.progress import stage
 from hubexport.savedmodel.atomic import export_atomically
-from hubexport.savedmodel.encoder_export import (ProbeExpectation, build_encoder_root, check_reloaded,
-                                                 encoder_outputs, probe_expectation, probe_inputs, write_metadata)
+from hubexport.savedmodel.encoder_export import (
+    ProbeExpectation,
+    build_encoder_root,
+    check_reloaded,
+    encoder_outputs,
+    probe_expectation,
+    probe_inputs,
+    save_and_let_go,
+)
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
+from hubexport.savedmodel.save_tracing import traced_for_saving
 from hubexport.savedmodel.signatures import encoder_input_specs, flatten_outputs
 
 POSITIONS = "masked_lm_positions"
@@ -114,16 +122,13 @@ def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_d
                      "output_matrix": "tied to the token embedding" if spec.tied else "separate"},
         **(metadata or {})}
     expectation = mlm_probe_expectation(model, head, probe_tolerance(dtype))
-    with stage("trace encoder and masked-LM head"):
+    with stage("trace encoder and masked-LM head"), traced_for_saving():
         unsaved = [build_mlm_root(model, head)]  # `write` pops it, so after saving no reference is left here
     del model, head
 
     def write(staging: pathlib.Path) -> None:
         with stage("save encoder and masked-LM head"):
-            root, signatures = unsaved.pop()
-            tf.saved_model.save(root, str(staging), signatures=signatures)
-            del root, signatures
-            write_metadata(staging, payload)
+            save_and_let_go(unsaved, staging, payload)
 
     def probe(staging: pathlib.Path) -> None:
         with stage("probe encoder and masked-LM head"):

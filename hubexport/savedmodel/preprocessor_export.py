@@ -20,16 +20,25 @@ from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 from hubexport.progress import stage
 from hubexport.savedmodel.atomic import check_destination, export_atomically
+from hubexport.savedmodel.save_tracing import traced_for_saving
 
 PROBE_TEXTS = ("Hello, world! This is a probe.", "", "Ünïcödé wörds, 中文 and digits 12,345.")
 PROBE_SEQ_LENGTH = 7
 
 
 def build_preprocessor(
-    tokenizer: InGraphTokenizer, *, default_seq_length: int = 128, truncation: str = "round_robin"
+    tokenizer: InGraphTokenizer,
+    *,
+    default_seq_length: int = 128,
+    truncation: str = "round_robin",
+    max_seq_length: int | None = None,
 ) -> PreprocessorModule:
-    """The module an export saves; reusable by exports that combine it with an encoder."""
-    return PreprocessorModule(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
+    """The module an export saves; reusable by exports that combine it with an encoder.
+
+    `max_seq_length` is the positions of the encoder it feeds (None: not exported for one).
+    """
+    return PreprocessorModule(tokenizer, default_seq_length=default_seq_length, truncation=truncation,
+                              max_seq_length=max_seq_length)
 
 
 def export_preprocessor(
@@ -38,16 +47,24 @@ def export_preprocessor(
     *,
     default_seq_length: int = 128,
     truncation: str = "round_robin",
+    max_seq_length: int | None = None,
     overwrite: bool = False,
 ) -> pathlib.Path:
-    """Saves the preprocessor for `tokenizer` to `export_dir` and returns its absolute path."""
+    """Saves the preprocessor for `tokenizer` to `export_dir` and returns its absolute path.
+
+    `max_seq_length`: the positions of the encoder exported beside it, if any (see PreprocessorModule).
+    """
     check_destination(export_dir, overwrite)  # fail before the slow tracing, not after
-    module = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
+    with stage("trace preprocessor"), traced_for_saving():
+        module = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation,
+                                    max_seq_length=max_seq_length)
+        signatures = module.serving_signatures()
+        preprocessing = describe_preprocessor(module)
 
     def write(staging: pathlib.Path) -> None:
         with stage("save preprocessor"):
-            tf.saved_model.save(module, str(staging), signatures=module.serving_signatures())
-            write_model_card(staging, "preprocessor", {"preprocessing": describe_preprocessor(module),
+            tf.saved_model.save(module, str(staging), signatures=signatures)
+            write_model_card(staging, "preprocessor", {"preprocessing": preprocessing,
                                                        "export_path": str(pathlib.Path(export_dir).absolute())})
 
     def probe(staging: pathlib.Path) -> None:

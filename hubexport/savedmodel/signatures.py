@@ -1,4 +1,4 @@
-"""The TF-Hub encoder contract: input specs and the flattening of outputs for serving.
+"""The TF-Hub encoder contract: input specs, their valid ranges, and the flattening of outputs for serving.
 
 Serving signatures must return a flat dict of tensors, so the `encoder_outputs` list is spelled out
 as `encoder_outputs_0`, `encoder_outputs_1`, ... in `serving_default`.
@@ -24,3 +24,26 @@ def flatten_outputs(outputs: dict) -> dict[str, tf.Tensor]:
         else:
             flat[name] = value
     return flat
+
+
+def checked_encoder_inputs(inputs: dict[str, tf.Tensor], *, vocabulary_size: int, num_segments: int,
+                           max_sequence_length: int) -> dict[str, tf.Tensor]:
+    """`inputs`, once checked: a token id outside [0, vocabulary_size), a type id outside [0, num_segments)
+    (when the encoder has a token-type table) or more than `max_sequence_length` positions fails with an
+    InvalidArgumentError naming the input and its valid range, as Hugging Face refuses them (a negative id
+    would otherwise silently read another row)."""
+    ids, types = inputs["input_word_ids"], inputs["input_type_ids"]
+    id_range = f"input_word_ids must be in [0, {vocabulary_size})"
+    checks = [
+        tf.debugging.assert_non_negative(ids, message=id_range),
+        tf.debugging.assert_less(ids, tf.constant(vocabulary_size, ids.dtype), message=id_range),
+        tf.debugging.assert_less_equal(tf.shape(ids)[1], max_sequence_length,
+                                       message=f"input_word_ids has more positions than max_sequence_length "
+                                               f"{max_sequence_length} of the encoder"),
+    ]
+    if num_segments:
+        type_range = f"input_type_ids must be in [0, {num_segments})"
+        checks += [tf.debugging.assert_non_negative(types, message=type_range),
+                   tf.debugging.assert_less(types, tf.constant(num_segments, types.dtype), message=type_range)]
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in inputs.items()}

@@ -30,11 +30,12 @@ from hubexport.model_cards.preprocessing_facts import describe_preprocessor
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 from hubexport.progress import stage
 from hubexport.savedmodel.atomic import check_destination, export_atomically
-from hubexport.savedmodel.encoder_export import write_metadata
+from hubexport.savedmodel.encoder_export import save_and_let_go
 from hubexport.savedmodel.end_to_end_root import OUTPUT_NAMES, SIGNATURE_INPUTS, build_end_to_end_root
 from hubexport.savedmodel.preprocessor_export import PROBE_TEXTS, build_preprocessor
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
+from hubexport.savedmodel.save_tracing import traced_for_saving
 from hubexport.serving import layout, warmup
 from hubexport.serving.custom_ops import required_text_ops
 
@@ -70,22 +71,20 @@ def export_end_to_end(
     destination, version = layout.resolve_version_dir(export_dir, serving_version)
     check_destination(destination, overwrite)  # fail before the slow tracing, not after
     base_dir, name = destination.parent, layout.model_name(destination.parent)
-    preprocessor = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation)
     dtype = encoder_model.dtype_policy.name
-    payload = {"export_type": "end_to_end", "dtype": dtype, "encoder_config": encoder_model.config.to_dict(),
-               "preprocessing": describe_preprocessor(preprocessor), **(metadata or {})}
     serving = layout.card_facts(name, base_dir, version, SIGNATURE_INPUTS)
-    with stage("trace end-to-end model"):
+    with stage("trace end-to-end model"), traced_for_saving():
+        preprocessor = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation,
+                                          max_seq_length=encoder_model.config.max_sequence_length)
+        payload = {"export_type": "end_to_end", "dtype": dtype, "encoder_config": encoder_model.config.to_dict(),
+                   "preprocessing": describe_preprocessor(preprocessor), **(metadata or {})}
         unsaved = [build_end_to_end_root(encoder_model, preprocessor)]  # `write` pops it
         del encoder_model
         expected = expected_probe_outputs(*unsaved[0], name)
 
     def write(staging: pathlib.Path) -> None:
         with stage("save end-to-end model"):
-            root, signatures = unsaved.pop()
-            tf.saved_model.save(root, str(staging), signatures=signatures)
-            del root, signatures
-            write_metadata(staging, payload)
+            save_and_let_go(unsaved, staging, payload)
             warmup.write_warmup_requests(staging, name, SIGNATURE_INPUTS)
             serving["text_ops"] = sorted(op for ops in required_text_ops(staging).values() for op in ops)
             write_model_card(staging, "end_to_end", {**payload, "export_path": str(destination), "serving": serving})
@@ -112,15 +111,22 @@ class ProbeCall:
 def expected_probe_outputs(root: ReusableSavedModelRoot, signatures: dict[str, Any],
                            model_name: str) -> list[ProbeCall]:
     """The in-memory model's outputs for the root call on `PROBE_TEXTS` and for every warm-up
-    request, in the order the warm-up file holds them."""
+    request, in the order the warm-up file holds them.
+
+    `serving_default(text)` is the root call with `training=False` (see end_to_end_root), so its
+    requests run through the root call's function: each in-memory function's first call pays for
+    optimizing the whole tokenizer and encoder graph, and this saves one such optimization. The
+    reloaded `serving_default` is still checked against these outputs.
+    """
     texts = np.array(PROBE_TEXTS, dtype=object)
     calls = [ProbeCall("__call__", {"texts": texts}, _numpy(root.__call__(tf.constant(texts))))]
+    in_memory = {**signatures, "serving_default": lambda text: root.__call__(text, training=False)}
     for log in warmup.warmup_requests(model_name, SIGNATURE_INPUTS):
         request = log.predict_log.request
         inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
         feed = {key: tf.constant(value) for key, value in inputs.items()}
         calls.append(ProbeCall(request.model_spec.signature_name, inputs,
-                               _numpy(signatures[request.model_spec.signature_name](**feed))))
+                               _numpy(in_memory[request.model_spec.signature_name](**feed))))
     return calls
 
 
