@@ -51,6 +51,20 @@ def _in_input_order(first_rows, first, second_rows, second):
     return tuple(tf.gather(tf.concat([a, b], axis=0), inverse) for a, b in zip(first, second))
 
 
+def _source_offsets(
+    offsets: tf.RaggedTensor, starts: tf.RaggedTensor, ends: tf.RaggedTensor
+) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+    """Token offsets in the normalized lines -> input byte offsets: `offsets[b, starts[b, t]]` and
+    `offsets[b, ends[b, t]]`, int64 [batch, (tokens)], from the normalizer's int64 offset map [batch, (bytes + 1)] and
+    int64 starts and ends [batch, (tokens)] sharing row splits. A flat gather at flat indices: a ragged
+    `tf.gather(..., batch_dims=-1)` computes the same but traces into many more ops and functions."""
+    flat_base = tf.gather(offsets.row_splits, row_ids(starts.row_splits))
+    return tuple(
+        token_offsets.with_flat_values(tf.gather(offsets.flat_values, flat_base + token_offsets.flat_values))
+        for token_offsets in (starts, ends)
+    )
+
+
 class WordPieceTokenizer(InGraphTokenizer):
     """Text to WordPiece ids (and back) exactly as `BertTokenizerFast(vocab_file, do_lower_case=
     lowercase, strip_accents=..., tokenize_chinese_chars=...)` does, without special tokens.
@@ -192,11 +206,7 @@ class WordPieceTokenizer(InGraphTokenizer):
             return (self._line_wordpiece.tokenize(self._fast_normalizer.normalize(strings)),)
         normalized, offsets = self._fast_normalizer.normalize_with_offsets(strings)
         ids, starts, ends = self._line_wordpiece.tokenize_with_offsets(normalized)
-        return (
-            ids,
-            tf.gather(offsets, starts, axis=-1, batch_dims=-1),
-            tf.gather(offsets, ends, axis=-1, batch_dims=-1),
-        )
+        return (ids, *_source_offsets(offsets, starts, ends))
 
     def _tokenize_general(self, strings: tf.Tensor, with_offsets: bool):
         """Any lines: exact normalization and split, then WordPiece per word."""
