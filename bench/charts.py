@@ -4,6 +4,7 @@ Run from the repository root after the benchmarks: `python -m bench.charts`. Rea
 bench/results/encoder.json (and end_to_end.json if present) and writes encoder_throughput.png,
 encoder_seq_curve.png and end_to_end.png beside them.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,19 +60,30 @@ def curve_chart(rows: list[dict], title: str, path: pathlib.Path) -> None:
 def main() -> None:
     encoder = json.loads((RESULTS / "encoder.json").read_text())
     table = encoder["table"]
-    bar_chart([f"{r['batch']}x{r['seq_length']}" for r in table],
-              {"hubexport": [r["hubexport_seq_per_s"] for r in table], "HF PyTorch": [r["hf_seq_per_s"] for r in table]},
-              "sequences / s", "roberta-base encoder, fp32, 2 threads", RESULTS / "encoder_throughput.png")
+    bar_chart(
+        [f"{r['batch']}x{r['seq_length']}" for r in table],
+        {"hubexport": [r["hubexport_seq_per_s"] for r in table], "HF PyTorch": [r["hf_seq_per_s"] for r in table]},
+        "sequences / s",
+        "roberta-base encoder, fp32, 2 threads",
+        RESULTS / "encoder_throughput.png",
+    )
     if encoder["curve"]:
-        curve_chart(encoder["curve"], f"roberta-base encoder at batch {encoder['curve'][0]['batch']}",
-                    RESULTS / "encoder_seq_curve.png")
+        curve_chart(
+            encoder["curve"],
+            f"roberta-base encoder at batch {encoder['curve'][0]['batch']}",
+            RESULTS / "encoder_seq_curve.png",
+        )
     end_to_end_file = RESULTS / "end_to_end.json"
     if end_to_end_file.is_file():
         end_to_end = json.loads(end_to_end_file.read_text())
         rates = end_to_end["strings_per_second"]
-        bar_chart([name.removeprefix("hubexport ").replace(" (", "\n(").replace(", ", ",\n") for name in rates],
-                  {"strings / s": list(rates.values())},
-                  "strings / s", "text -> embedding, roberta-base, 2 threads", RESULTS / "end_to_end.png")
+        bar_chart(
+            [name.removeprefix("hubexport ").replace(" (", "\n(").replace(", ", ",\n") for name in rates],
+            {"strings / s": list(rates.values())},
+            "strings / s",
+            "text -> embedding, roberta-base, 2 threads",
+            RESULTS / "end_to_end.png",
+        )
 
 
 if __name__ == "__main__":

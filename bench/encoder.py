@@ -14,6 +14,7 @@ from HF's `last_hidden_state` is checked on every shape. A shape measured while 
 average exceeded `--max_load` is measured again (see bench/machine_load.py). Prints a table and
 writes bench/results/encoder.json and the README table bench/results/encoder_table.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse
 import pathlib
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,14 +44,14 @@ def random_ids(batch: int, length: int, seed: int = 0) -> np.ndarray:
     return ids
 
 
-def candidates(serving, hf_model, ids: np.ndarray, bfloat16_serving=None
-               ) -> tuple[dict[str, Callable[[], np.ndarray]], dict[str, float]]:
+def candidates(
+    serving, hf_model, ids: np.ndarray, bfloat16_serving=None
+) -> tuple[dict[str, Callable[[], np.ndarray]], dict[str, float]]:
     """Zero-argument runners on `ids`, and each of ours' largest output difference from HF."""
     import tensorflow as tf
     import torch
 
-    feeds = {"input_word_ids": tf.constant(ids), "input_mask": tf.ones_like(ids),
-             "input_type_ids": tf.zeros_like(ids)}
+    feeds = {"input_word_ids": tf.constant(ids), "input_mask": tf.ones_like(ids), "input_type_ids": tf.zeros_like(ids)}
     torch_ids, torch_mask = torch.tensor(ids, dtype=torch.long), torch.ones(ids.shape, dtype=torch.long)
 
     def run(endpoint) -> Callable[[], np.ndarray]:
@@ -64,8 +65,9 @@ def candidates(serving, hf_model, ids: np.ndarray, bfloat16_serving=None
     if bfloat16_serving is not None:
         runners["hubexport_bfloat16"] = run(bfloat16_serving)
     reference = hugging_face()
-    differences = {name: float(np.max(np.abs(runner() - reference)))
-                   for name, runner in runners.items() if name != "hf_pytorch"}
+    differences = {
+        name: float(np.max(np.abs(runner() - reference))) for name, runner in runners.items() if name != "hf_pytorch"
+    }
     if not differences["hubexport"] <= PARITY_TOLERANCE:
         raise SystemExit(f"outputs differ by {differences['hubexport']} at {ids.shape}: not the same model")
     return runners, differences
@@ -75,10 +77,19 @@ def measure_shape(serving, hf_model, batch: int, length: int, args, bfloat16_ser
     """Sequences/s of every candidate at one shape, measured when the machine is quiet enough."""
     runners, differences = candidates(serving, hf_model, random_ids(batch, length), bfloat16_serving)
     seconds, load, runs = machine_load.measure_quietly(
-        lambda: timing.interleaved_medians(runners, rounds=args.rounds, warmup=2), args.max_load, args.retries)
+        lambda: timing.interleaved_medians(runners, rounds=args.rounds, warmup=2), args.max_load, args.retries
+    )
     ours, hf = batch / seconds["hubexport"], batch / seconds["hf_pytorch"]
-    row = {"batch": batch, "seq_length": length, "hubexport_seq_per_s": ours, "hf_seq_per_s": hf,
-           "ratio": ours / hf, "max_abs_difference": differences["hubexport"], "load_average": load, "runs": runs}
+    row = {
+        "batch": batch,
+        "seq_length": length,
+        "hubexport_seq_per_s": ours,
+        "hf_seq_per_s": hf,
+        "ratio": ours / hf,
+        "max_abs_difference": differences["hubexport"],
+        "load_average": load,
+        "runs": runs,
+    }
     if bfloat16_serving is not None:
         row["bfloat16_seq_per_s"] = batch / seconds["hubexport_bfloat16"]
         row["bfloat16_ratio"] = row["bfloat16_seq_per_s"] / hf
@@ -90,7 +101,11 @@ def bfloat16_cells(row: dict) -> tuple[str, ...]:
     """The bfloat16 candidate's throughput, ratio to HF and difference from HF, if it was measured."""
     if "bfloat16_seq_per_s" not in row:
         return ()
-    return (f"{row['bfloat16_seq_per_s']:.2f}", f"{row['bfloat16_ratio']:.2f}x", f"{row['bfloat16_max_abs_difference']:.1e}")
+    return (
+        f"{row['bfloat16_seq_per_s']:.2f}",
+        f"{row['bfloat16_ratio']:.2f}x",
+        f"{row['bfloat16_max_abs_difference']:.1e}",
+    )
 
 
 def markdown_table(rows: list[dict], title: str) -> str:
@@ -99,19 +114,33 @@ def markdown_table(rows: list[dict], title: str) -> str:
     header = "| batch x seq | hubexport (seq/s) | HF PyTorch (seq/s) | ratio | load avg |"
     header += " bfloat16 (seq/s) | bfloat16 ratio | bfloat16 max abs diff |" if extra else ""
     lines = [title, "", header, "|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if extra else "")]
-    lines += [f"| {r['batch']}x{r['seq_length']} | {r['hubexport_seq_per_s']:.2f} | {r['hf_seq_per_s']:.2f} | "
-              f"{r['ratio']:.2f}x | {r['load_average']:.1f} |" + "".join(f" {cell} |" for cell in bfloat16_cells(r))
-              for r in rows]
+    lines += [
+        f"| {r['batch']}x{r['seq_length']} | {r['hubexport_seq_per_s']:.2f} | {r['hf_seq_per_s']:.2f} | "
+        f"{r['ratio']:.2f}x | {r['load_average']:.1f} |" + "".join(f" {cell} |" for cell in bfloat16_cells(r))
+        for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
 def print_rows(title: str, rows: list[dict]) -> None:
     header = ("batch x seq", "hubexport seq/s", "HF seq/s", "ratio", "max |diff|", "load")
     header += ("bf16 seq/s", "bf16 ratio", "bf16 |diff|") if bfloat16_cells(rows[0]) else ()
-    timing.print_table(title, header, [
-        (f"{r['batch']}x{r['seq_length']}", f"{r['hubexport_seq_per_s']:.2f}", f"{r['hf_seq_per_s']:.2f}",
-         f"{r['ratio']:.2f}x", f"{r['max_abs_difference']:.1e}", f"{r['load_average']:.1f}", *bfloat16_cells(r))
-        for r in rows])
+    timing.print_table(
+        title,
+        header,
+        [
+            (
+                f"{r['batch']}x{r['seq_length']}",
+                f"{r['hubexport_seq_per_s']:.2f}",
+                f"{r['hf_seq_per_s']:.2f}",
+                f"{r['ratio']:.2f}x",
+                f"{r['max_abs_difference']:.1e}",
+                f"{r['load_average']:.1f}",
+                *bfloat16_cells(r),
+            )
+            for r in rows
+        ],
+    )
 
 
 def main() -> None:
@@ -161,17 +190,32 @@ def main() -> None:
             curve.append(measure_shape(serving, hf_model, args.curve_batch, length, args, bfloat16_serving))
             print_rows("", curve[-1:])
 
-    settings = (f"roberta-base ({parameters:,} parameters, random weights), fp32, TF intra_op={args.intra_op} "
-                f"inter_op={args.inter_op}, torch threads={args.torch_threads} ({hf_model.config._attn_implementation} "
-                f"attention), median of {args.rounds} interleaved rounds")
+    settings = (
+        f"roberta-base ({parameters:,} parameters, random weights), fp32, TF intra_op={args.intra_op} "
+        f"inter_op={args.inter_op}, torch threads={args.torch_threads} ({hf_model.config._attn_implementation} "
+        f"attention), median of {args.rounds} interleaved rounds"
+    )
     print_rows(f"encoder throughput: {settings}", rows)
     if curve:
         print_rows(f"sequence-length curve at batch {args.curve_batch}", curve)
-    timing.write_json(RESULTS / "encoder.json", {
-        "settings": settings, "parameters": parameters, "rounds": args.rounds, "intra_op": args.intra_op,
-        "inter_op": args.inter_op, "torch_threads": args.torch_threads, "max_load": args.max_load,
-        "cpu_count": os.cpu_count(), "tensorflow": tf.__version__, "torch": torch.__version__,
-        "transformers": transformers.__version__, "table": rows, "curve": curve})
+    timing.write_json(
+        RESULTS / "encoder.json",
+        {
+            "settings": settings,
+            "parameters": parameters,
+            "rounds": args.rounds,
+            "intra_op": args.intra_op,
+            "inter_op": args.inter_op,
+            "torch_threads": args.torch_threads,
+            "max_load": args.max_load,
+            "cpu_count": os.cpu_count(),
+            "tensorflow": tf.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "table": rows,
+            "curve": curve,
+        },
+    )
     table = markdown_table(rows, f"Encoder, {settings}:")
     if curve:
         table += "\n" + markdown_table(curve, f"Sequence-length curve at batch {args.curve_batch}:")

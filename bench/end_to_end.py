@@ -20,6 +20,7 @@ Candidates, each against HF with `padding="longest"` (truncated to 128), what HF
   embeddings is reported as the largest difference and the smallest cosine similarity.
 Writes bench/results/end_to_end.json and bench/results/end_to_end_table.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,7 @@ os.environ["RAYON_NUM_THREADS"] = "2"
 import argparse
 import pathlib
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -120,8 +121,9 @@ def main() -> None:
     serving = tf.saved_model.load(str(end_to_end.path)).signatures["serving_default"]
     if args.bfloat16:
         source = build_encoder(None, None, dtype="mixed_bfloat16", checkpoint=str(work / "hf"))
-        bfloat16_path = export_end_to_end(source.take_model(), tokenizer, work / "embedder_bfloat16",
-                                          default_seq_length=SEQ_LENGTH).path
+        bfloat16_path = export_end_to_end(
+            source.take_model(), tokenizer, work / "embedder_bfloat16", default_seq_length=SEQ_LENGTH
+        ).path
         bfloat16_serving = tf.saved_model.load(str(bfloat16_path)).signatures["serving_default"]
     del source, tokenizer
     preprocessor = tf.saved_model.load(str(work / "preprocessor"))
@@ -134,7 +136,7 @@ def main() -> None:
     needed = calls_per_candidate * args.batch
     if len(lines) < needed:
         raise SystemExit(f"only {len(lines)} lines, {needed} needed for {args.rounds} rounds")
-    batches = [lines[i:i + args.batch] for i in range(0, needed, args.batch)]
+    batches = [lines[i : i + args.batch] for i in range(0, needed, args.batch)]
 
     embedders = {
         END_TO_END: lambda texts: serving(text=tf.constant(texts))["embedding"].numpy(),
@@ -148,27 +150,55 @@ def main() -> None:
     agreements = {name: agreement(embedders[name](batches[0]), reference) for name in ours}
     for name in (END_TO_END, SEPARATE):
         if not agreements[name]["max_abs_difference"] <= PARITY_TOLERANCE:
-            raise SystemExit(f"{name} differs from HF by {agreements[name]['max_abs_difference']}: not the same pipeline")
+            raise SystemExit(
+                f"{name} differs from HF by {agreements[name]['max_abs_difference']}: not the same pipeline"
+            )
     runners = {name: timing.fresh_batches(batches[1:], embed) for name, embed in embedders.items()}
     seconds, load, runs = machine_load.measure_quietly(
-        lambda: timing.interleaved_medians(runners, rounds=args.rounds, warmup=2), args.max_load, args.retries)
+        lambda: timing.interleaved_medians(runners, rounds=args.rounds, warmup=2), args.max_load, args.retries
+    )
 
     strings_per_second = {name: args.batch / s for name, s in seconds.items()}
     ratios = {name: strings_per_second[name] / strings_per_second[REFERENCE] for name in ours}
     tokens = [len(ids) for ids in hf_tokenizer(lines[:needed], truncation=True, max_length=SEQ_LENGTH)["input_ids"]]
-    settings = (f"roberta-base (random weights), batches of {args.batch} unseen corpus lines (mean {np.mean(tokens):.1f} "
-                f"tokens with specials), median of {args.rounds} interleaved rounds, 2 threads each, "
-                f"load average {load:.1f}")
-    rows = [(name, f"{strings_per_second[name]:.1f}", f"{ratios[name]:.2f}x" if name in ratios else "",
-             f"max abs diff {agreements[name]['max_abs_difference']:.1e}, min cosine {agreements[name]['min_cosine']:.6f}"
-             if name in agreements else "") for name in embedders]
+    settings = (
+        f"roberta-base (random weights), batches of {args.batch} unseen corpus lines (mean {np.mean(tokens):.1f} "
+        f"tokens with specials), median of {args.rounds} interleaved rounds, 2 threads each, "
+        f"load average {load:.1f}"
+    )
+    rows = [
+        (
+            name,
+            f"{strings_per_second[name]:.1f}",
+            f"{ratios[name]:.2f}x" if name in ratios else "",
+            f"max abs diff {agreements[name]['max_abs_difference']:.1e}, min cosine {agreements[name]['min_cosine']:.6f}"
+            if name in agreements
+            else "",
+        )
+        for name in embedders
+    ]
     timing.print_table(f"text -> embedding: {settings}", ("candidate", "strings/s", "vs HF", "embedding vs HF"), rows)
-    timing.write_json(RESULTS / "end_to_end.json", {
-        "settings": settings, "batch": args.batch, "rounds": args.rounds, "load_average": load, "runs": runs,
-        "mean_tokens": float(np.mean(tokens)), "seconds_per_batch": seconds, "strings_per_second": strings_per_second,
-        "ratios": ratios, "agreement_with_hf": agreements})
-    table = [f"Text to embedding, {settings}:", "", "| pipeline | strings/s | vs HF | embedding vs HF |",
-             "|---|---:|---:|---|"]
+    timing.write_json(
+        RESULTS / "end_to_end.json",
+        {
+            "settings": settings,
+            "batch": args.batch,
+            "rounds": args.rounds,
+            "load_average": load,
+            "runs": runs,
+            "mean_tokens": float(np.mean(tokens)),
+            "seconds_per_batch": seconds,
+            "strings_per_second": strings_per_second,
+            "ratios": ratios,
+            "agreement_with_hf": agreements,
+        },
+    )
+    table = [
+        f"Text to embedding, {settings}:",
+        "",
+        "| pipeline | strings/s | vs HF | embedding vs HF |",
+        "|---|---:|---:|---|",
+    ]
     table += [f"| {' | '.join(row)} |" for row in rows]
     (RESULTS / "end_to_end_table.md").write_text("\n".join(table) + "\n")
 

@@ -12,6 +12,7 @@ imports and runs one op (the Python+TensorFlow baseline), and the bytes written.
 against the fp32 weight bytes (4 x parameters). Writes bench/results/export.json and
 bench/results/export_table.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,10 @@ from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
 from tests.support import corpus
 
 RESULTS = pathlib.Path(__file__).parent / "results"
-BASELINE_CODE = ("import tensorflow as tf, keras; import hubexport.export_main, hubexport.model_source, "
-                 "hubexport.savedmodel.encoder_export; tf.constant(1.0) + 1.0")
+BASELINE_CODE = (
+    "import tensorflow as tf, keras; import hubexport.export_main, hubexport.model_source, "
+    "hubexport.savedmodel.encoder_export; tf.constant(1.0) + 1.0"
+)
 # Runs argv[1:] as a child and prints its wall seconds and peak RSS (bytes) as JSON.
 MEASURE_CODE = """
 import json, resource, subprocess, sys, time
@@ -62,17 +65,33 @@ def export_size(size: str, work: pathlib.Path, tokenizer_dir: pathlib.Path, base
         shutil.copy(tokenizer_file, checkpoint / tokenizer_file.name)
     weight_bytes = 4 * parameters
     before = machine_load.load_average()
-    run = measure([sys.executable, "-m", "hubexport.export_main", "--export_type=both",
-                   f"--checkpoint={checkpoint}", f"--export_dir={out}"])
+    run = measure(
+        [
+            sys.executable,
+            "-m",
+            "hubexport.export_main",
+            "--export_type=both",
+            f"--checkpoint={checkpoint}",
+            f"--export_dir={out}",
+        ]
+    )
     load = max(before, machine_load.load_average())
     saved_bytes = directory_bytes(out / "encoder")
-    return {"size": size, "parameters": parameters, "weight_bytes": weight_bytes,
-            "checkpoint_bytes": directory_bytes(checkpoint), "seconds": run["seconds"], "peak_rss": run["peak_rss"],
-            "rss_above_baseline": run["peak_rss"] - baseline_rss,
-            "rss_above_baseline_vs_weights": (run["peak_rss"] - baseline_rss) / weight_bytes,
-            "saved_model_bytes": saved_bytes, "saved_model_vs_weights": saved_bytes / weight_bytes,
-            "variables_bytes": directory_bytes(out / "encoder" / "variables"),
-            "preprocessor_bytes": directory_bytes(out / "preprocessor"), "load_average": load}
+    return {
+        "size": size,
+        "parameters": parameters,
+        "weight_bytes": weight_bytes,
+        "checkpoint_bytes": directory_bytes(checkpoint),
+        "seconds": run["seconds"],
+        "peak_rss": run["peak_rss"],
+        "rss_above_baseline": run["peak_rss"] - baseline_rss,
+        "rss_above_baseline_vs_weights": (run["peak_rss"] - baseline_rss) / weight_bytes,
+        "saved_model_bytes": saved_bytes,
+        "saved_model_vs_weights": saved_bytes / weight_bytes,
+        "variables_bytes": directory_bytes(out / "encoder" / "variables"),
+        "preprocessor_bytes": directory_bytes(out / "preprocessor"),
+        "load_average": load,
+    }
 
 
 def main() -> None:
@@ -85,13 +104,31 @@ def main() -> None:
     rows = [export_size(size, work, tokenizer_dir, baseline["peak_rss"]) for size in args.sizes]
 
     mib = 1 << 20
-    header = ("size", "parameters", "wall s", "peak RSS MiB", "RSS above baseline / weights",
-              "encoder SavedModel / weights", "load")
-    cells = [(r["size"], f"{r['parameters']:,}", f"{r['seconds']:.1f}", f"{r['peak_rss'] / mib:,.0f}",
-              f"{r['rss_above_baseline_vs_weights']:.2f}x", f"{r['saved_model_vs_weights']:.4f}x",
-              f"{r['load_average']:.1f}") for r in rows]
-    title = (f"hubexport --export_type=both (encoder + preprocessor) from a Hugging Face directory (fresh process, TF start-up included); "
-             f"Python+TensorFlow baseline RSS {baseline['peak_rss'] / mib:,.0f} MiB; weights = 4 bytes x parameters")
+    header = (
+        "size",
+        "parameters",
+        "wall s",
+        "peak RSS MiB",
+        "RSS above baseline / weights",
+        "encoder SavedModel / weights",
+        "load",
+    )
+    cells = [
+        (
+            r["size"],
+            f"{r['parameters']:,}",
+            f"{r['seconds']:.1f}",
+            f"{r['peak_rss'] / mib:,.0f}",
+            f"{r['rss_above_baseline_vs_weights']:.2f}x",
+            f"{r['saved_model_vs_weights']:.4f}x",
+            f"{r['load_average']:.1f}",
+        )
+        for r in rows
+    ]
+    title = (
+        f"hubexport --export_type=both (encoder + preprocessor) from a Hugging Face directory (fresh process, TF start-up included); "
+        f"Python+TensorFlow baseline RSS {baseline['peak_rss'] / mib:,.0f} MiB; weights = 4 bytes x parameters"
+    )
     timing.print_table(title, header, cells)
     timing.write_json(RESULTS / "export.json", {"baseline": baseline, "exports": rows})
     table = [f"Export, {title}:", "", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]

@@ -4,11 +4,13 @@ Other processes on a 2-core machine distort timings (PyTorch's OpenMP threads su
 each measurement records the 1-minute load average before and after, and a measurement taken
 above `max_load` is repeated (up to `retries` times); the one with the lowest load is kept.
 """
+
 from __future__ import annotations
 
 import os
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -18,8 +20,9 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
-def measure_quietly(measure: Callable[[], T], max_load: float, retries: int,
-                    pause_seconds: float = 20.0) -> tuple[T, float, int]:
+def measure_quietly(
+    measure: Callable[[], T], max_load: float, retries: int, pause_seconds: float = 20.0
+) -> tuple[T, float, int]:
     """Runs `measure` until the load average stays <= `max_load` (or `retries` runs are used up).
 
     Returns the result measured at the lowest load, that load (the larger of the before/after

@@ -2,6 +2,7 @@
 
 Timing through the loaded SavedModel measures what a user of the exported preprocessor runs.
 """
+
 from __future__ import annotations
 
 import argparse

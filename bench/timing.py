@@ -3,13 +3,14 @@
 The machine is noisy, so candidates are measured in alternating rounds within one process and
 compared by the median of their rounds, never by one long run each.
 """
+
 from __future__ import annotations
 
 import json
 import pathlib
 import statistics
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 
 def fresh_batches(batches: list[list[str]], call: Callable[[list[str]], object]) -> Callable[[], object]:

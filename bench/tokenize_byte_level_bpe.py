@@ -9,6 +9,7 @@ before in this process (candidates walk the same batches in the same order, in i
 rounds). Both sides get 2 threads. Prints lines/s, the ratio to Hugging Face and the id parity
 on every benchmarked line, and writes bench/results/tokenize_byte_level_bpe.json.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,9 @@ def main() -> None:
     hf = RobertaTokenizerFast.from_pretrained(str(tokenizer_dir))
     loaded = save_and_load(
         ByteLevelBpeTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt")),
-        work / "saved", with_offsets=True)
+        work / "saved",
+        with_offsets=True,
+    )
 
     lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
     needed = (args.rounds + 1) * BATCH
@@ -76,23 +79,18 @@ def main() -> None:
         ),
         "HF RobertaTokenizerFast": timing.fresh_batches(
             batches,
-            lambda b: outputs["hf"].append(
-                hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
-            ),
+            lambda b: outputs["hf"].append(hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]),
         ),
         "HF backend encode_batch (ids only)": timing.fresh_batches(
             batches,
-            lambda b: [
-                e.ids for e in hf.backend_tokenizer.encode_batch(b, add_special_tokens=False)
-            ],
+            lambda b: [e.ids for e in hf.backend_tokenizer.encode_batch(b, add_special_tokens=False)],
         ),
         "ours tokenize_with_offsets (SavedModel)": timing.fresh_batches(
             batches, lambda b: loaded.tokenize_with_offsets(tf.constant(b))
         ),
         "HF RobertaTokenizerFast + offsets": timing.fresh_batches(
             batches,
-            lambda b: hf(b, add_special_tokens=False, return_attention_mask=False,
-                         return_offsets_mapping=True),
+            lambda b: hf(b, add_special_tokens=False, return_attention_mask=False, return_offsets_mapping=True),
         ),
     }
     seconds = timing.interleaved_medians(candidates, rounds=args.rounds, warmup=1)
@@ -108,8 +106,7 @@ def main() -> None:
         reference = hf_offsets_seconds if "offsets" in name else hf_seconds
         rows.append((name, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{reference / s:.2f}x"))
     timing.print_table(
-        f"byte-level BPE, {len(hf)} tokens, batches of {BATCH} unseen lines, "
-        f"median of {args.rounds} rounds, 2 threads",
+        f"byte-level BPE, {len(hf)} tokens, batches of {BATCH} unseen lines, median of {args.rounds} rounds, 2 threads",
         ("candidate", "lines/s", "ms/batch", "vs HF"),
         rows,
     )
@@ -127,8 +124,7 @@ def main() -> None:
             "ratio_tokenize_vs_hf": hf_seconds / seconds["ours tokenize (SavedModel)"],
             "ratio_tokenize_vs_hf_backend": seconds["HF backend encode_batch (ids only)"]
             / seconds["ours tokenize (SavedModel)"],
-            "ratio_offsets_vs_hf": hf_offsets_seconds
-            / seconds["ours tokenize_with_offsets (SavedModel)"],
+            "ratio_offsets_vs_hf": hf_offsets_seconds / seconds["ours tokenize_with_offsets (SavedModel)"],
             "parity_lines": len(hf_ids),
             "parity_identical": same,
         },

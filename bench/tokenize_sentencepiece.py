@@ -14,6 +14,7 @@ processes slow both sides, HF's threads most), and the id parity of ours and of 
 slow (sentencepiece-backed) reference on every benchmarked line; writes
 bench/results/tokenize_sentencepiece.json.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,21 +47,32 @@ from tests.support import corpus
 BATCH = 1024
 RESULTS = pathlib.Path(__file__).parent / "results" / "tokenize_sentencepiece.json"
 FAMILIES = {
-    "albert": (train_albert_tokenizer, "spiece.model", AlbertSentencePieceTokenizer,
-               AlbertTokenizer, AlbertTokenizerFast),
-    "xlm_roberta": (train_xlm_roberta_tokenizer, "sentencepiece.bpe.model",
-                    XlmRobertaSentencePieceTokenizer, XLMRobertaTokenizer, XLMRobertaTokenizerFast),
+    "albert": (
+        train_albert_tokenizer,
+        "spiece.model",
+        AlbertSentencePieceTokenizer,
+        AlbertTokenizer,
+        AlbertTokenizerFast,
+    ),
+    "xlm_roberta": (
+        train_xlm_roberta_tokenizer,
+        "sentencepiece.bpe.model",
+        XlmRobertaSentencePieceTokenizer,
+        XLMRobertaTokenizer,
+        XLMRobertaTokenizerFast,
+    ),
     # The real xlm-roberta sentencepiece.bpe.model is a unigram model despite its name.
     "xlm_roberta_unigram": (
         functools.partial(train_xlm_roberta_tokenizer, model_type="unigram"),
-        "sentencepiece.bpe.model", XlmRobertaSentencePieceTokenizer, XLMRobertaTokenizer,
+        "sentencepiece.bpe.model",
+        XlmRobertaSentencePieceTokenizer,
+        XLMRobertaTokenizer,
         XLMRobertaTokenizerFast,
     ),
 }
 
 
-def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: list[str],
-               rounds: int) -> dict:
+def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: list[str], rounds: int) -> dict:
     train, model_name, ours_class, slow_class, fast_class = FAMILIES[name]
     tokenizer_dir = train(text_file, work / name)
     slow = slow_class.from_pretrained(str(tokenizer_dir))
@@ -71,7 +83,8 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
     # those that appear only once HF lowercased the text, like "<UNK>" for ALBERT).
     lowercase = getattr(slow, "do_lower_case", False)
     usable = [
-        line for line in lines
+        line
+        for line in lines
         if not any(t in line or (lowercase and t in line.lower()) for t in slow.all_special_tokens)
     ]
     needed = (rounds + 1) * BATCH
@@ -82,9 +95,7 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
     outputs: dict[str, list] = {"ours": [], "fast": []}
     ours_name, fast_name = "ours tokenize (SavedModel)", f"HF {fast_class.__name__}"
     candidates = {
-        ours_name: timing.fresh_batches(
-            batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))
-        ),
+        ours_name: timing.fresh_batches(batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))),
         fast_name: timing.fresh_batches(
             batches,
             lambda b: outputs["fast"].append(
@@ -105,13 +116,14 @@ def run_family(name: str, work: pathlib.Path, text_file: pathlib.Path, lines: li
         f"{name}: {len(slow)} pieces, batches of {BATCH} unseen lines, "
         f"median of {rounds} rounds, 2 threads, load average {load:.1f} (this run included)",
         ("candidate", "lines/s", "ms/batch", "vs HF fast"),
-        [(n, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{seconds[fast_name] / s:.2f}x")
-         for n, s in seconds.items()],
+        [(n, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{seconds[fast_name] / s:.2f}x") for n, s in seconds.items()],
     )
     ours_same = sum(a == b for a, b in zip(ours_ids, reference))
     fast_same = sum(a == b for a, b in zip(fast_ids, reference))
-    print(f"ids identical to {slow_class.__name__}: ours {ours_same}/{len(reference)}, "
-          f"{fast_class.__name__} {fast_same}/{len(reference)}\n")
+    print(
+        f"ids identical to {slow_class.__name__}: ours {ours_same}/{len(reference)}, "
+        f"{fast_class.__name__} {fast_same}/{len(reference)}\n"
+    )
     return {
         "vocab_size": len(slow),
         "seconds_per_batch": seconds,

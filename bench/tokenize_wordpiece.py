@@ -10,6 +10,7 @@ differently from HF, so every line takes the exact general path (the worst case)
 
     python -m bench.tokenize_wordpiece [--rounds 7] [--lines-per-round 2048]
 """
+
 from __future__ import annotations
 
 import os
@@ -89,11 +90,7 @@ def main() -> None:
     args = parser.parse_args()
 
     special = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")  # HF splits these out; out of scope
-    docstrings = [
-        line
-        for line in corpus.stdlib_docstring_lines(recursive=True)
-        if not any(s in line for s in special)
-    ]
+    docstrings = [line for line in corpus.stdlib_docstring_lines(recursive=True) if not any(s in line for s in special)]
     texts = {
         "docstrings": docstrings,
         "docstrings_in_quotes": [f"\u201c{line}\u201d" for line in docstrings],

@@ -5,6 +5,7 @@ or a config file beside a TF checkpoint); --preset / --config_file are then opti
 given, must describe the same architecture. A TF checkpoint without a config file takes its
 architecture from them. Without a checkpoint the weights are random.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,10 +25,23 @@ from hubexport.progress import stage
 
 # Fields that make two configs the same architecture; dropout and initializer range do not, and
 # the pooler is decided by the checkpoint's weights.
-_ARCHITECTURE_FIELDS = ("family", "vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
-                        "resolved_embedding_dim", "resolved_num_groups", "num_inner_repetitions",
-                        "projects_embeddings", "max_sequence_length", "num_segments", "hidden_activation",
-                        "layer_norm_epsilon", "position_style")
+_ARCHITECTURE_FIELDS = (
+    "family",
+    "vocabulary_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "resolved_embedding_dim",
+    "resolved_num_groups",
+    "num_inner_repetitions",
+    "projects_embeddings",
+    "max_sequence_length",
+    "num_segments",
+    "hidden_activation",
+    "layer_norm_epsilon",
+    "position_style",
+)
 
 
 @dataclasses.dataclass
@@ -59,8 +73,11 @@ class EncoderSource:
     @property
     def metadata(self) -> dict[str, Any]:
         """What the export metadata (hubexport.json) records about the source."""
-        return {"architecture": self.architecture, "weights": self.weights,
-                "pooled_output": self.pooled_output.metadata()}
+        return {
+            "architecture": self.architecture,
+            "weights": self.weights,
+            "pooled_output": self.pooled_output.metadata(),
+        }
 
 
 def encoder_config_from(preset: str | None, config_file: str | None) -> tuple[EncoderConfig, str]:
@@ -82,16 +99,26 @@ def _architecture(config: EncoderConfig) -> dict[str, Any]:
 def check_agreement(given: EncoderConfig, label: str, checkpoint: EncoderConfig) -> None:
     """Raises ConfigError listing every architecture field where `given` and the checkpoint differ."""
     expected, actual = _architecture(given), _architecture(checkpoint)
-    differences = [f"{name}={expected.get(name)!r} vs {actual.get(name)!r}"
-                   for name in sorted(set(expected) | set(actual)) if expected.get(name) != actual.get(name)]
+    differences = [
+        f"{name}={expected.get(name)!r} vs {actual.get(name)!r}"
+        for name in sorted(set(expected) | set(actual))
+        if expected.get(name) != actual.get(name)
+    ]
     if differences:
-        raise ConfigError(f"{label} does not match the checkpoint's architecture ({label} vs checkpoint): "
-                          f"{'; '.join(differences)}")
+        raise ConfigError(
+            f"{label} does not match the checkpoint's architecture ({label} vs checkpoint): {'; '.join(differences)}"
+        )
 
 
-def build_encoder(preset: str | None, config_file: str | None, dtype: str = "float32",
-                  seed: int | None = None, checkpoint: str | None = None,
-                  checkpoint_format: str | None = None, with_mlm: bool = False) -> EncoderSource:
+def build_encoder(
+    preset: str | None,
+    config_file: str | None,
+    dtype: str = "float32",
+    seed: int | None = None,
+    checkpoint: str | None = None,
+    checkpoint_format: str | None = None,
+    with_mlm: bool = False,
+) -> EncoderSource:
     """Builds an encoder (and, if `with_mlm`, its masked-LM head) from a checkpoint or a config.
 
     Without `checkpoint` exactly one of `preset` / `config_file` is required and the weights are
@@ -106,18 +133,43 @@ def build_encoder(preset: str | None, config_file: str | None, dtype: str = "flo
         with stage("build encoder"):
             loaded = build_loaded(imported, dtype, with_mlm)
         config = imported.config
-        architecture = given[1] if given else \
-            f"{config.family}, {config.num_layers} layers, hidden {config.hidden_dim} (from the checkpoint)"
-        return EncoderSource(model=loaded.model, architecture=architecture, weights=imported.description,
-                             pooled_output=imported.pooled_output, mlm_head=loaded.mlm_head)
+        architecture = (
+            given[1]
+            if given
+            else f"{config.family}, {config.num_layers} layers, hidden {config.hidden_dim} (from the checkpoint)"
+        )
+        return EncoderSource(
+            model=loaded.model,
+            architecture=architecture,
+            weights=imported.description,
+            pooled_output=imported.pooled_output,
+            mlm_head=loaded.mlm_head,
+        )
     config, architecture = given
     if seed is not None:
         keras.utils.set_random_seed(seed)
     with stage("build encoder"):
         model = EncoderBackbone.from_config({"encoder_config": config.to_dict(), "dtype": dtype})
-        head = MaskedLMHead(config, MaskedLMHeadSpec.for_config(config), model.token_embedding,
-                            dtype=model.dtype_policy, name=MLM_HEAD) if with_mlm else None
-    pooler = "a randomly initialized dense+tanh pooler" if config.pooler == "dense_tanh" \
+        head = (
+            MaskedLMHead(
+                config,
+                MaskedLMHeadSpec.for_config(config),
+                model.token_embedding,
+                dtype=model.dtype_policy,
+                name=MLM_HEAD,
+            )
+            if with_mlm
+            else None
+        )
+    pooler = (
+        "a randomly initialized dense+tanh pooler"
+        if config.pooler == "dense_tanh"
         else "the first token's final hidden state"
-    return EncoderSource(model=model, architecture=architecture, weights="random initialization",
-                         pooled_output=PooledOutput(config.pooler, f"no checkpoint: {pooler}"), mlm_head=head)
+    )
+    return EncoderSource(
+        model=model,
+        architecture=architecture,
+        weights="random initialization",
+        pooled_output=PooledOutput(config.pooler, f"no checkpoint: {pooler}"),
+        mlm_head=head,
+    )

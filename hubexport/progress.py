@@ -5,12 +5,13 @@ into place) is an INFO record `"<stage>: <seconds> s"`; a caution is a WARNING r
 line shows them as `hubexport: <stage> ... s` and `hubexport: warning: ...`; a Python caller sees
 the warnings through logging's default handler and can attach its own handler for the rest.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 LOGGER = logging.getLogger("hubexport")
 

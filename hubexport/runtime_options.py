@@ -5,6 +5,7 @@ inter-op thread (one kernel at a time) is the default: on 2 cores, 2 inter-op th
 slower at batch 1 (compare with `python -m bench.encoder --inter_op 2`). The settings must be
 applied before TensorFlow runs its first op.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ e.g. "WordPiece vocabulary"), and raises `error("cannot read <what> <path>: <pro
 file is missing, a directory or unreadable, is not UTF-8 (the byte offset and line are given), is
 not JSON (line and column are given), or holds JSON of the wrong shape (the key is given).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,15 @@ _OS_PROBLEMS = {
     NotADirectoryError: "no such file (a parent is not a directory)",
     PermissionError: "permission denied",
 }
-_JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "true or false", int: "an integer",
-                    float: "a number", type(None): "null"}
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def file_error(path: str | os.PathLike, problem: str, *, error: ErrorClass, what: str) -> HubExportError:
@@ -75,8 +83,9 @@ def read_json(path: str | os.PathLike, *, error: ErrorClass, what: str) -> dict[
     return json_value(value, (dict,), key="the top level", path=path, error=error, what=what)
 
 
-def json_value(value: Any, kinds: tuple[type, ...], *, key: str, path: str | os.PathLike, error: ErrorClass,
-               what: str) -> Any:
+def json_value(
+    value: Any, kinds: tuple[type, ...], *, key: str, path: str | os.PathLike, error: ErrorClass, what: str
+) -> Any:
     """`value` (found at `key` in the file) if it has one of the JSON types `kinds`, else `error` naming `key`.
 
     JSON types are the Python types `json` gives: dict, list, str, int, float, bool, type(None). true and

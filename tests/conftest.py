@@ -1,4 +1,5 @@
 """Test-suite setup: quiet TensorFlow, CPU only, hypothesis profiles, and the shared session fixtures."""
+
 import os
 
 from hypothesis import settings

@@ -1,5 +1,6 @@
 """Atomic exports: what killed exports leave is removed by the next one, never a live export's staging directory;
 --overwrite exchanges the old export for the new one in one step, or falls back to two renames."""
+
 from __future__ import annotations
 
 import ctypes
@@ -23,8 +24,15 @@ from hubexport.savedmodel import rename_exchange
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.rename_exchange import exchange_paths
 
-TINY_CONFIG = {"family": "bert", "vocabulary_size": 64, "num_layers": 2, "num_heads": 2, "hidden_dim": 8,
-               "intermediate_dim": 16, "max_sequence_length": 16}
+TINY_CONFIG = {
+    "family": "bert",
+    "vocabulary_size": 64,
+    "num_layers": 2,
+    "num_heads": 2,
+    "hidden_dim": 8,
+    "intermediate_dim": 16,
+    "max_sequence_length": 16,
+}
 TOKEN = "0123456789abcdef"
 TIMEOUT = 60
 
@@ -49,8 +57,14 @@ def no_probe(staging: pathlib.Path) -> None:
 
 def start_cli(*args: str, cwd: pathlib.Path) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-m", "hubexport.export_main", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubexport.export_main", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition, what: str) -> None:
@@ -91,8 +105,10 @@ def test_killed_exports_leave_staging_that_the_next_export_removes(tmp_path):
     # The first is killed at once, so something is surely left; the others in their save or probe stage, or, on a
     # machine fast enough, after their move into place (which leaves at most a lock file).
     delays = {name: 0.0 if name == names[0] else rng.uniform(0.1, 1.2) for name in names}
-    processes = {name: start_cli(f"--config_file={config}", f"--export_dir={parent / name}", "--seed=1", cwd=tmp_path)
-                 for name in names}
+    processes = {
+        name: start_cli(f"--config_file={config}", f"--export_dir={parent / name}", "--seed=1", cwd=tmp_path)
+        for name in names
+    }
     try:
         kill_after_staging(processes, parent, delays)
     finally:
@@ -115,8 +131,12 @@ def test_killed_exports_leave_staging_that_the_next_export_removes(tmp_path):
     assert sorted(path.name for path in parent.iterdir()) == sorted({*names, "fresh"} - set(interrupted))
     assert (parent / "fresh" / "saved_model.pb").is_file()
     assert hidden_entries(parent / "fresh") == []
-    removed = re.findall(r"^hubexport: warning: removed \S+/\.(\w+)\.staging-[0-9a-f]{16}, left by an export that "
-                         r"is no longer running \(\d+ bytes freed\)$", stderr, flags=re.MULTILINE)
+    removed = re.findall(
+        r"^hubexport: warning: removed \S+/\.(\w+)\.staging-[0-9a-f]{16}, left by an export that "
+        r"is no longer running \(\d+ bytes freed\)$",
+        stderr,
+        flags=re.MULTILINE,
+    )
     assert sorted(removed) == interrupted, stderr
 
 
@@ -178,7 +198,8 @@ def test_an_old_export_moved_aside_by_a_killed_overwrite_is_put_back(tmp_path, c
     assert sorted(path.name for path in tmp_path.iterdir()) == ["other", "out"]
     assert caplog.messages == [
         f"put the previous export back at {tmp_path / 'out'}: an export failed or was killed while replacing it",
-        f"removed {tmp_path / f'.out.staging-{TOKEN}'}, left by an export that is no longer running (10 bytes freed)"]
+        f"removed {tmp_path / f'.out.staging-{TOKEN}'}, left by an export that is no longer running (10 bytes freed)",
+    ]
 
 
 def test_only_locked_names_of_our_pattern_are_removed(tmp_path, caplog):
@@ -186,16 +207,23 @@ def test_only_locked_names_of_our_pattern_are_removed(tmp_path, caplog):
     legacy = tmp_path / ".out.staging-k3x_9a2q"
     legacy.mkdir()
     (legacy / "saved_model.pb").write_text("12345")
-    others = [f"out.staging-{TOKEN}", f".out.stage-{TOKEN}", ".out.old-backup", ".cache",
-              f".out.staging-{TOKEN}.lock.bak"]
+    others = [
+        f"out.staging-{TOKEN}",
+        f".out.stage-{TOKEN}",
+        ".out.old-backup",
+        ".cache",
+        f".out.staging-{TOKEN}.lock.bak",
+    ]
     for name in others:
         (tmp_path / name).mkdir()
     with caplog.at_level(logging.WARNING, logger="hubexport"):
         export_atomically(tmp_path / "out", False, writes("new"), no_probe)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([legacy.name, "out", *others])
     assert (legacy / "saved_model.pb").read_text() == "12345"
-    assert caplog.messages == [f"left {legacy} (5 bytes) alone: it has no lock file (an older hubexport made it), "
-                               "so an export may still be writing it; delete it if none is"]
+    assert caplog.messages == [
+        f"left {legacy} (5 bytes) alone: it has no lock file (an older hubexport made it), "
+        "so an export may still be writing it; delete it if none is"
+    ]
 
 
 def test_a_nested_export_leaves_no_lock_file_inside_the_outer_one(tmp_path):

@@ -4,6 +4,7 @@ BUILD evaluates with the rules it loads, from repositories MODULE.bazel declares
 script has one target; every py_test runs pytest on its own file through tests/support/bazel_pytest.py; library
 and test targets depend on the PyPI packages they import; requirements_lock.txt pins setup.py's requirements.
 """
+
 from __future__ import annotations
 
 import ast
@@ -57,6 +58,7 @@ def read_build() -> Build:
         def record(name, **attrs):
             assert name not in targets, f"duplicate target {name}"
             targets[name] = {"kind": kind, **attrs}
+
         return record
 
     def glob(patterns):
@@ -67,8 +69,12 @@ def read_build() -> Build:
     def requirement(name):
         return PYPI + re.sub(r"[-_.]+", "_", name).lower()
 
-    implementations = {"py_binary": rule("py_binary"), "py_library": rule("py_library"), "py_test": rule("py_test"),
-                       "requirement": requirement}
+    implementations = {
+        "py_binary": rule("py_binary"),
+        "py_library": rule("py_library"),
+        "py_test": rule("py_test"),
+        "requirement": requirement,
+    }
 
     def load(label, *symbols):
         assert label in LOADABLE, f"BUILD loads {label}, unknown to this check"
@@ -120,8 +126,12 @@ def read_module() -> Module:
     def use_repo(usage, *names, **renamed):
         usage.imported.update({name: name for name in names}, **renamed)
 
-    scope = {"module": lambda **attrs: None, "bazel_dep": bazel_dep, "use_extension": use_extension,
-             "use_repo": use_repo}
+    scope = {
+        "module": lambda **attrs: None,
+        "bazel_dep": bazel_dep,
+        "use_extension": use_extension,
+        "use_repo": use_repo,
+    }
     exec(compile((ROOT / "MODULE.bazel").read_text(), "MODULE.bazel", "exec"), scope)
     return module
 
@@ -171,10 +181,14 @@ def lock_header() -> str:
 
 
 def tracked_python_files() -> set[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    return {path for path in listed
-            if path.startswith(("hubexport/", "tests/", "bench/")) and (ROOT / path).is_file()}
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return {path for path in listed if path.startswith(("hubexport/", "tests/", "bench/")) and (ROOT / path).is_file()}
 
 
 @functools.cache
@@ -234,9 +248,11 @@ def declared_requirements(target: dict) -> set[str]:
 def py_test_rule(test_file: str, requirements: set[str]) -> str:
     """The py_test for a test file, as BUILD writes it (shown when a rule is missing or wrong)."""
     deps = "".join(f'\n        requirement("{name}"),' for name in sorted(requirements))
-    return (f'py_test(\n    name = "{pathlib.Path(test_file).stem}",\n    size = "large",\n'
-            f'    srcs = ["{RUNNER}", "{test_file}"],\n    main = "{RUNNER}",\n    args = ["{test_file}"],\n'
-            f'    data = [":configs", "pytest.ini"],\n    deps = [\n        ":test_support",{deps}\n    ],\n)')
+    return (
+        f'py_test(\n    name = "{pathlib.Path(test_file).stem}",\n    size = "large",\n'
+        f'    srcs = ["{RUNNER}", "{test_file}"],\n    main = "{RUNNER}",\n    args = ["{test_file}"],\n'
+        f'    data = [":configs", "pytest.ini"],\n    deps = [\n        ":test_support",{deps}\n    ],\n)'
+    )
 
 
 def test_every_python_file_is_in_exactly_one_target():
@@ -301,10 +317,14 @@ def test_module_pins_rules_python_and_locks_pypi_for_the_toolchain_python():
 @pytest.mark.parametrize("test_file", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py")))
 def test_py_test_runs_pytest_on_its_own_file_through_the_runner(test_file):
     target = read_build().targets.get(pathlib.Path(test_file).stem, {})
-    assert (target.get("kind") == "py_test" and target.get("main") == RUNNER and target.get("args") == [test_file]
-            and sorted(target.get("srcs", [])) == sorted([RUNNER, test_file])), \
-        f"the py_test for {test_file} should read like:\n" \
-        + py_test_rule(test_file, expected_requirements({"kind": "py_test", "srcs": [RUNNER, test_file]}))
+    assert (
+        target.get("kind") == "py_test"
+        and target.get("main") == RUNNER
+        and target.get("args") == [test_file]
+        and sorted(target.get("srcs", [])) == sorted([RUNNER, test_file])
+    ), f"the py_test for {test_file} should read like:\n" + py_test_rule(
+        test_file, expected_requirements({"kind": "py_test", "srcs": [RUNNER, test_file]})
+    )
     assert "pytest.ini" in target.get("data", []), "pytest's configuration must be in the test's runfiles"
 
 
@@ -355,23 +375,37 @@ def environ_without_pytest_settings() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
 
 
-@pytest.mark.parametrize(("source", "exit_code", "tests", "failures"), [
-    ("def test_adds():\n    assert 1 + 1 == 2\n", 0, "1", "0"),
-    ("def adds():\n    return 1 + 1\n", 5, "0", "0"),
-    ("def test_adds():\n    assert 1 + 1 == 3\n", 1, "1", "1"),
-], ids=["passing", "no-test", "failing"])
+@pytest.mark.parametrize(
+    ("source", "exit_code", "tests", "failures"),
+    [
+        ("def test_adds():\n    assert 1 + 1 == 2\n", 0, "1", "0"),
+        ("def adds():\n    return 1 + 1\n", 5, "0", "0"),
+        ("def test_adds():\n    assert 1 + 1 == 3\n", 1, "1", "1"),
+    ],
+    ids=["passing", "no-test", "failing"],
+)
 def test_runner_exits_with_pytests_code_as_bazel_runs_it(tmp_path, source, exit_code, tests, failures):
     """Bazel runs the py_test's main with its args from the runfiles root and reads XML_OUTPUT_FILE."""
     (tmp_path / "test_sample.py").write_text(source)
     report = tmp_path / "report.xml"
-    result = subprocess.run([sys.executable, str(ROOT / RUNNER), "test_sample.py"], cwd=tmp_path, capture_output=True,
-                            text=True, env={**environ_without_pytest_settings(), "XML_OUTPUT_FILE": str(report)})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / RUNNER), "test_sample.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**environ_without_pytest_settings(), "XML_OUTPUT_FILE": str(report)},
+    )
     assert result.returncode == exit_code, result.stdout + result.stderr
     suite = ElementTree.parse(report).getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures")) == (tests, failures)
 
 
 def test_runner_without_a_test_file_refuses_to_run_the_whole_suite(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / RUNNER)], cwd=tmp_path, capture_output=True, text=True,
-                            env=environ_without_pytest_settings())
+    result = subprocess.run(
+        [sys.executable, str(ROOT / RUNNER)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=environ_without_pytest_settings(),
+    )
     assert result.returncode != 0 and "usage:" in result.stderr

@@ -4,6 +4,7 @@ Everything is compared with the `tokenizers` library (ids, offsets, decode, the 
 split) on real text, on text the vocabulary was not trained on, on every Unicode code point and
 on random text, plus a SavedModel round trip in a process without hubexport.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,7 @@ class TokenizerFunctions(tf.Module):
         super().__init__()
         self.tokenizer = tokenizer
         self.tokenize = tf.function(tokenizer.tokenize, input_signature=[STRING_BATCH])
-        self.tokenize_with_offsets = tf.function(
-            tokenizer.tokenize_with_offsets, input_signature=[STRING_BATCH]
-        )
+        self.tokenize_with_offsets = tf.function(tokenizer.tokenize_with_offsets, input_signature=[STRING_BATCH])
         self.detokenize = tf.function(tokenizer.detokenize, input_signature=[RAGGED_IDS])
 
 
@@ -76,9 +75,7 @@ def pair(request, roberta_tokenizer_dir):
         str(roberta_tokenizer_dir / "merges.txt"),
         add_prefix_space=request.param,
     )
-    hf = RobertaTokenizerFast.from_pretrained(
-        str(roberta_tokenizer_dir), add_prefix_space=request.param
-    )
+    hf = RobertaTokenizerFast.from_pretrained(str(roberta_tokenizer_dir), add_prefix_space=request.param)
     return TokenizerFunctions(ours), hf
 
 
@@ -90,9 +87,7 @@ def hf_tokenizer(roberta_tokenizer_dir) -> RobertaTokenizerFast:
 @pytest.fixture(scope="module")
 def ours(roberta_tokenizer_dir) -> TokenizerFunctions:
     return TokenizerFunctions(
-        ByteLevelBpeTokenizer(
-            str(roberta_tokenizer_dir / "vocab.json"), str(roberta_tokenizer_dir / "merges.txt")
-        )
+        ByteLevelBpeTokenizer(str(roberta_tokenizer_dir / "vocab.json"), str(roberta_tokenizer_dir / "merges.txt"))
     )
 
 
@@ -103,9 +98,7 @@ def assert_same_encoding(ours: TokenizerFunctions, hf: RobertaTokenizerFast, lin
     assert ids.to_list() == expected["input_ids"]
     assert ours.tokenize(tf.constant(lines)).to_list() == expected["input_ids"]
     offsets = [list(zip(s, e)) for s, e in zip(starts.to_list(), ends.to_list())]
-    assert offsets == [
-        utf8_offsets(line, mapping) for line, mapping in zip(lines, expected["offset_mapping"])
-    ]
+    assert offsets == [utf8_offsets(line, mapping) for line, mapping in zip(lines, expected["offset_mapping"])]
 
 
 def test_special_tokens_and_vocabulary(ours, hf_tokenizer):
@@ -145,17 +138,12 @@ def hf_pieces(pre_tokenizer: PreTokenizer, text: str) -> list[tuple[bytes, int, 
     """Hugging Face's pre-tokenizer split as (raw bytes, start byte, end byte) per piece."""
     pieces = pre_tokenizer.pre_tokenize_str(text)
     offsets = utf8_offsets(text, [span for _, span in pieces])
-    return [
-        (bytes(HF_BYTE_OF_CHAR[c] for c in piece), start, end)
-        for (piece, _), (start, end) in zip(pieces, offsets)
-    ]
+    return [(bytes(HF_BYTE_OF_CHAR[c] for c in piece), start, end) for (piece, _), (start, end) in zip(pieces, offsets)]
 
 
 def test_pretokenizer_matches_hf_on_corpus(hf_tokenizer, parity_lines):
     lines = parity_lines + source_code_lines()
-    pieces, starts, ends = tf.function(byte_level.pretokenize_with_offsets)(
-        tf.constant(lines)
-    )
+    pieces, starts, ends = tf.function(byte_level.pretokenize_with_offsets)(tf.constant(lines))
     ours = [
         [piece for piece in zip(*row) if piece[0]]  # empty pieces hold no text
         for row in zip(pieces.to_list(), starts.to_list(), ends.to_list())
@@ -169,9 +157,7 @@ def code_point_probes(group: int = 64) -> list[str]:
     numbers, other characters and whitespace; plus all pairs of (Python's) whitespace and
     separator characters in runs, where the look-ahead of the GPT-2 pattern matters."""
     points = [chr(p) for p in range(0x110000) if not 0xD800 <= p < 0xE000]
-    probes = [
-        "".join(f"a{c}1{c}!" for c in points[i : i + group]) for i in range(0, len(points), group)
-    ]
+    probes = ["".join(f"a{c}1{c}!" for c in points[i : i + group]) for i in range(0, len(points), group)]
     spaces = [c for c in points if c.isspace() or unicodedata.category(c).startswith("Z")]
     probes += [f"{u}{v}x {u}{v}'s{u}{u}{v}1 {v}{u}" for u in spaces for v in spaces]
     return probes
@@ -195,17 +181,40 @@ def test_pretokenizer_matches_hf_on_every_code_point(hf_tokenizer):
 
 TRICKY_TEXT = st.lists(
     st.sampled_from(
-        [" ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u3000", "\u2028", "'", "s", "re", "ll", "a",
-         "Z", "1", "\u00bd", "!", "?", ".", "é", "e\u0301", "中", "😀", "\U0001f3fd", "\x00"]
+        [
+            " ",
+            "  ",
+            "\n",
+            "\t",
+            "\r\n",
+            "\u00a0",
+            "\u3000",
+            "\u2028",
+            "'",
+            "s",
+            "re",
+            "ll",
+            "a",
+            "Z",
+            "1",
+            "\u00bd",
+            "!",
+            "?",
+            ".",
+            "é",
+            "e\u0301",
+            "中",
+            "😀",
+            "\U0001f3fd",
+            "\x00",
+        ]
     ),
     max_size=20,
 ).map("".join)
 ANY_TEXT = utf8_text(max_size=40)
 
 
-@settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(TRICKY_TEXT, ANY_TEXT))
 def test_random_text_matches_hf(pair, text):
     if any(s in text for s in SPECIAL_STRINGS):
@@ -263,16 +272,12 @@ json.dump({"first": first, "second": second}, sys.stdout)
 """
 
 
-def test_savedmodel_round_trip_without_sources(
-    roberta_tokenizer_dir, hf_tokenizer, parity_lines, tmp_path
-):
+def test_savedmodel_round_trip_without_sources(roberta_tokenizer_dir, hf_tokenizer, parity_lines, tmp_path):
     sources = tmp_path / "sources"
     sources.mkdir()
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(roberta_tokenizer_dir / name, sources / name)
-    module = TokenizerFunctions(
-        ByteLevelBpeTokenizer(str(sources / "vocab.json"), str(sources / "merges.txt"))
-    )
+    module = TokenizerFunctions(ByteLevelBpeTokenizer(str(sources / "vocab.json"), str(sources / "merges.txt")))
     saved = tmp_path / "saved"
     tf.saved_model.save(module, str(saved))
     del module
@@ -284,7 +289,9 @@ def test_savedmodel_round_trip_without_sources(
     lines_file.write_text(json.dumps(lines), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-c", RELOAD_SCRIPT, str(saved), str(tmp_path / "again"), str(lines_file)],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     outputs = json.loads(result.stdout)

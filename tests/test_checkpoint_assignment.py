@@ -4,6 +4,7 @@ Values are checked against arrays assembled here with numpy (blocks, transposes,
 against the `safetensors` library itself; a plan with a gap or an overlap must fail before any
 tensor is read or any weight is assigned.
 """
+
 from __future__ import annotations
 
 import keras
@@ -31,8 +32,10 @@ class CountingTensors(InMemoryTensors):
 
 
 def sentinel_weights() -> dict[str, keras.Variable]:
-    return {name: keras.Variable(np.full(shape, SENTINEL, np.float32), name=name.replace("/", "_"))
-            for name, shape in SHAPES.items()}
+    return {
+        name: keras.Variable(np.full(shape, SENTINEL, np.float32), name=name.replace("/", "_"))
+        for name, shape in SHAPES.items()
+    }
 
 
 @pytest.fixture
@@ -50,8 +53,10 @@ def full_plan() -> WeightPlan:
     rules = []
     for index, part in enumerate(("q", "k", "v")):
         columns = (2 * index, 2 * index + 2)
-        rules += [Rule(f"{part}.weight", "fused/kernel", transpose=True, columns=columns),
-                  Rule(f"{part}.bias", "fused/bias", columns=columns)]
+        rules += [
+            Rule(f"{part}.weight", "fused/kernel", transpose=True, columns=columns),
+            Rule(f"{part}.bias", "fused/bias", columns=columns),
+        ]
     rules += [Rule("positions", "table", rows=(2, 5)), Rule("plain", "plain", transpose=True)]
     return WeightPlan(rules=rules, zero_fills=[ZeroFill("table", rows=(0, 2))])
 
@@ -85,17 +90,22 @@ def _zero_rows_over_a_block(plan: WeightPlan) -> WeightPlan:
 
 def _value_over_query_columns(plan: WeightPlan) -> WeightPlan:
     """Columns 0-1 of the fused kernel filled twice and 4-5 never."""
-    rules = [Rule("v.weight", "fused/kernel", transpose=True, columns=(0, 2)) if rule.source == "v.weight" else rule
-             for rule in plan.rules]
+    rules = [
+        Rule("v.weight", "fused/kernel", transpose=True, columns=(0, 2)) if rule.source == "v.weight" else rule
+        for rule in plan.rules
+    ]
     return WeightPlan(rules=rules, zero_fills=plan.zero_fills)
 
 
-@pytest.mark.parametrize("edit, target, state", [
-    (_without_zero_rows, "table", "not filled"),
-    (_overlapping_rows, "table", "filled more than once"),
-    (_zero_rows_over_a_block, "table", "filled more than once"),
-    (_value_over_query_columns, "fused/kernel", "not filled"),
-])
+@pytest.mark.parametrize(
+    "edit, target, state",
+    [
+        (_without_zero_rows, "table", "not filled"),
+        (_overlapping_rows, "table", "filled more than once"),
+        (_zero_rows_over_a_block, "table", "filled more than once"),
+        (_value_over_query_columns, "fused/kernel", "not filled"),
+    ],
+)
 def test_gap_or_overlap_fails_before_anything_is_read_or_assigned(tensors, edit, target, state):
     weights = sentinel_weights()
     with pytest.raises(CheckpointError, match=f"model weight {target} is {state} by the checkpoint"):

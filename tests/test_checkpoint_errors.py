@@ -1,5 +1,6 @@
 """Broken or mismatched checkpoints fail with a CheckpointError naming the tensor; the CLI turns it
 into one line, exit code 2, and leaves no export directory behind."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ def edited_copy(source: pathlib.Path, target: pathlib.Path, edit) -> pathlib.Pat
 def last_tensor_in_file(path: pathlib.Path) -> str:
     """The tensor whose bytes end the file (read from the safetensors header, independently)."""
     data = path.read_bytes()
-    header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
+    header = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]])
     header.pop("__metadata__", None)
     return max(header, key=lambda name: header[name]["data_offsets"][1])
 
@@ -52,15 +53,22 @@ def broken(hf_cases, tmp_path_factory) -> dict[str, tuple[pathlib.Path, list[str
     source = hf_cases["bert_pretraining"].path
     root = tmp_path_factory.mktemp("broken")
     return {
-        "truncated": (truncated(source, root / "truncated"),
-                      [repr(last_tensor_in_file(source / WEIGHTS)), "truncated"]),
-        "wrong_shape": (edited_copy(source, root / "wrong_shape",
-                                    lambda t: {**t, VALUE: np.zeros((32, 31), np.float32)}),
-                        [repr(VALUE), "(32, 31)", "(32, 32)"]),
-        "missing": (edited_copy(source, root / "missing", lambda t: {k: v for k, v in t.items() if k != NORM}),
-                    [repr(NORM), "missing"]),
-        "unexpected": (edited_copy(source, root / "unexpected",
-                                   lambda t: {**t, EXTRA: np.zeros((32, 37), np.float32)}), [repr(EXTRA)]),
+        "truncated": (
+            truncated(source, root / "truncated"),
+            [repr(last_tensor_in_file(source / WEIGHTS)), "truncated"],
+        ),
+        "wrong_shape": (
+            edited_copy(source, root / "wrong_shape", lambda t: {**t, VALUE: np.zeros((32, 31), np.float32)}),
+            [repr(VALUE), "(32, 31)", "(32, 32)"],
+        ),
+        "missing": (
+            edited_copy(source, root / "missing", lambda t: {k: v for k, v in t.items() if k != NORM}),
+            [repr(NORM), "missing"],
+        ),
+        "unexpected": (
+            edited_copy(source, root / "unexpected", lambda t: {**t, EXTRA: np.zeros((32, 37), np.float32)}),
+            [repr(EXTRA)],
+        ),
     }
 
 
@@ -81,9 +89,23 @@ def test_cli_exits_2_with_one_line_and_leaves_nothing(broken, tmp_path):
     for kind in ("truncated", "wrong_shape", "missing"):
         out = tmp_path / kind / "export"
         out.parent.mkdir()
-        runs[kind] = (out, subprocess.Popen(
-            [sys.executable, "-m", "hubexport.export_main", f"--checkpoint={broken[kind][0]}", f"--export_dir={out}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path))
+        runs[kind] = (
+            out,
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hubexport.export_main",
+                    f"--checkpoint={broken[kind][0]}",
+                    f"--export_dir={out}",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+            ),
+        )
     for kind, (out, process) in runs.items():
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 2, stderr[-2000:]
@@ -103,8 +125,11 @@ def test_tied_copy_that_differs_is_an_error(hf_cases, tmp_path):
     assert "lm_head.decoder.weight" in state  # pytorch_model.bin keeps the tied copy
     state["lm_head.decoder.weight"] = state["lm_head.decoder.weight"].clone() + 1.0
     torch.save(state, tmp_path / "untied" / "pytorch_model.bin")
-    with pytest.raises(CheckpointError, match=r"'lm_head.decoder.weight' should be tied to "
-                                              r"'roberta.embeddings.word_embeddings.weight'"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"'lm_head.decoder.weight' should be tied to "
+        r"'roberta.embeddings.word_embeddings.weight'",
+    ):
         build_encoder(None, None, checkpoint=str(tmp_path / "untied"), with_mlm=True)
 
 
@@ -119,8 +144,9 @@ def test_preset_that_agrees_with_the_checkpoint_is_accepted(hf_cases, tmp_path):
     config.write_text(json.dumps({**model.config.to_dict(), "dropout": 0.0}))
     source = build_encoder(None, str(config), checkpoint=str(hf_cases["bert_model_bin"].path))
     assert source.architecture == f"config file {config}"
-    np.testing.assert_array_equal(source.model.token_embedding.embeddings.numpy(),
-                                  model.token_embedding.embeddings.numpy())
+    np.testing.assert_array_equal(
+        source.model.token_embedding.embeddings.numpy(), model.token_embedding.embeddings.numpy()
+    )
 
 
 def test_mlm_export_needs_a_checkpoint_with_an_lm_head(hf_cases):

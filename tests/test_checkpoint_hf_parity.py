@@ -5,6 +5,7 @@ hidden_states[i + 1], sequence_output and pooled_output within 1e-5 on non-pad t
 with right padding, left padding and two segments; MLM logits within 1e-4 of the HF *ForMaskedLM /
 *ForPreTraining head. Reference: the live torch model the checkpoint was saved from.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -98,9 +99,16 @@ def test_exported_encoder_matches_transformers(name, hf_cases, hf_exports):
 def test_pooled_output_policy_per_family(hf_exports):
     policies = {name: hf_exports(name).metadata["pooled_output"]["policy"] for name in CASE_NAMES}
     assert policies == {
-        "bert_pretraining": "dense_tanh", "bert_model_bin": "dense_tanh", "roberta_mlm": "first_token",
-        "roberta_model": "dense_tanh", "roberta_classifier": "first_token", "xlm_roberta_mlm": "first_token",
-        "albert_pretraining": "dense_tanh", "electra_generator": "first_token", "electra_discriminator": "first_token"}
+        "bert_pretraining": "dense_tanh",
+        "bert_model_bin": "dense_tanh",
+        "roberta_mlm": "first_token",
+        "roberta_model": "dense_tanh",
+        "roberta_classifier": "first_token",
+        "xlm_roberta_mlm": "first_token",
+        "albert_pretraining": "dense_tanh",
+        "electra_generator": "first_token",
+        "electra_discriminator": "first_token",
+    }
     assert "ELECTRA" in hf_exports("electra_discriminator").metadata["pooled_output"]["reason"]
 
 
@@ -136,11 +144,14 @@ def test_mlm_output_matrix_is_the_token_embedding_variable(name, hf_cases, hf_ex
     np.testing.assert_allclose(logits, np.broadcast_to(bias, logits.shape), atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("name, listed", [
-    ("roberta_classifier", ["classifier.dense.weight", "classifier.out_proj.weight"]),
-    ("bert_pretraining", ["cls.seq_relationship.weight", "cls.seq_relationship.bias"]),
-    ("electra_discriminator", ["discriminator_predictions.dense.weight"]),
-])
+@pytest.mark.parametrize(
+    "name, listed",
+    [
+        ("roberta_classifier", ["classifier.dense.weight", "classifier.out_proj.weight"]),
+        ("bert_pretraining", ["cls.seq_relationship.weight", "cls.seq_relationship.bias"]),
+        ("electra_discriminator", ["discriminator_predictions.dense.weight"]),
+    ],
+)
 def test_task_model_heads_are_listed_in_one_warning(name, listed, hf_exports):
     messages = hf_exports(name).warnings
     assert len(messages) == 1, messages
@@ -156,15 +167,27 @@ def test_base_model_checkpoint_warns_about_nothing(hf_exports):
 def test_cli_exports_encoder_with_mlm_from_a_checkpoint(hf_cases, tmp_path):
     case = hf_cases["electra_generator"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-m", "hubexport.export_main", "--export_type=encoder_with_mlm",
-                             f"--checkpoint={case.path}", f"--export_dir={tmp_path / 'out'}"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hubexport.export_main",
+            "--export_type=encoder_with_mlm",
+            f"--checkpoint={case.path}",
+            f"--export_dir={tmp_path / 'out'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     batch = batch_for(case)
     reference = hf_reference(case.model, batch, with_mlm=True)
     loaded = tf.saved_model.load(str(tmp_path / "out"))
-    got = loaded.mlm({**{k: tf.constant(v) for k, v in batch.items()},
-                      "masked_lm_positions": tf.constant(MASKED_POSITIONS)})
+    got = loaded.mlm(
+        {**{k: tf.constant(v) for k, v in batch.items()}, "masked_lm_positions": tf.constant(MASKED_POSITIONS)}
+    )
     assert np.max(np.abs(got["mlm_logits"].numpy() - reference["mlm_logits"])) <= MLM_TOLERANCE
     metadata = json.loads((tmp_path / "out" / "assets.extra" / METADATA_FILE).read_text())
     assert metadata["export_type"] == "encoder_with_mlm"
@@ -182,6 +205,7 @@ def test_sharded_checkpoint_gives_the_same_weights(safetensors, hf_cases, hf_exp
         warnings.simplefilter("ignore", CheckpointWarning)
         sharded = build_encoder(None, None, checkpoint=str(tmp_path), with_mlm=True)
     whole = hf_exports("bert_pretraining").source
-    for got, expected in zip(sharded.model.weights + sharded.mlm_head.weights,
-                             whole.model.weights + whole.mlm_head.weights):
+    for got, expected in zip(
+        sharded.model.weights + sharded.mlm_head.weights, whole.model.weights + whole.mlm_head.weights
+    ):
         np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)

@@ -6,6 +6,7 @@ keras-hub numbers RoBERTa positions from the first column whatever the padding (
 Hugging Face count from the first real token), so its reference is only defined for right-padded
 and full rows; the other families are also checked with left padding.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,8 +39,9 @@ def keras_hub_models() -> dict:
         "bert": models.BertBackbone(vocabulary_size=99, **SIZES),
         "roberta": models.RobertaBackbone(vocabulary_size=99, **SIZES),
         "xlm_roberta": models.XLMRobertaBackbone(vocabulary_size=99, **SIZES),
-        "albert": models.AlbertBackbone(vocabulary_size=99, embedding_dim=16, num_groups=2, num_inner_repetitions=2,
-                                        **{**SIZES, "num_layers": 4}),
+        "albert": models.AlbertBackbone(
+            vocabulary_size=99, embedding_dim=16, num_groups=2, num_inner_repetitions=2, **{**SIZES, "num_layers": 4}
+        ),
         "electra": models.ElectraBackbone(vocab_size=99, embedding_dim=16, **SIZES),
     }
     for family, task in MASKED_LM_TASKS.items():
@@ -63,8 +65,11 @@ def keras_hub_exports(tmp_path_factory):
             warnings.simplefilter("always", CheckpointWarning)
             source = build_encoder(None, None, checkpoint=str(root / family), with_mlm=with_mlm)
         target = root / f"{family}_export"
-        path = export_encoder_with_mlm(source.model, source.mlm_head, target, metadata=source.metadata) \
-            if with_mlm else export_encoder(source.model, target, metadata=source.metadata)
+        path = (
+            export_encoder_with_mlm(source.model, source.mlm_head, target, metadata=source.metadata)
+            if with_mlm
+            else export_encoder(source.model, target, metadata=source.metadata)
+        )
         messages = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
         exports[family] = (model, tf.saved_model.load(str(path)), messages)
     return exports
@@ -103,10 +108,17 @@ def test_exported_keras_hub_preset_matches_keras_hub(family, keras_hub_exports):
 def test_exported_masked_lm_head_matches_keras_hub_task(family, keras_hub_exports):
     task, loaded, _ = keras_hub_exports[family]
     batch = batch_for(family)
-    reference = task({"token_ids": batch["input_word_ids"], "padding_mask": batch["input_mask"],
-                      "segment_ids": batch["input_type_ids"], "mask_positions": MASKED_POSITIONS})
-    got = loaded.mlm({**{k: tf.constant(v) for k, v in batch.items()},
-                      "masked_lm_positions": tf.constant(MASKED_POSITIONS)})["mlm_logits"].numpy()
+    reference = task(
+        {
+            "token_ids": batch["input_word_ids"],
+            "padding_mask": batch["input_mask"],
+            "segment_ids": batch["input_type_ids"],
+            "mask_positions": MASKED_POSITIONS,
+        }
+    )
+    got = loaded.mlm(
+        {**{k: tf.constant(v) for k, v in batch.items()}, "masked_lm_positions": tf.constant(MASKED_POSITIONS)}
+    )["mlm_logits"].numpy()
     assert got.shape == (3, MASKED_POSITIONS.shape[1], 99)
     assert np.max(np.abs(got - np.asarray(reference))) <= MLM_TOLERANCE
 

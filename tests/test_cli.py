@@ -1,4 +1,5 @@
 """The absl command line: presets listing, errors as one line with exit code 2, atomic exports."""
+
 from __future__ import annotations
 
 import json
@@ -9,15 +10,22 @@ import sys
 
 import pytest
 
-
-TINY_CONFIG = {"family": "bert", "vocabulary_size": 64, "num_layers": 2, "num_heads": 2, "hidden_dim": 8,
-               "intermediate_dim": 16, "max_sequence_length": 16}
+TINY_CONFIG = {
+    "family": "bert",
+    "vocabulary_size": 64,
+    "num_layers": 2,
+    "num_heads": 2,
+    "hidden_dim": 8,
+    "intermediate_dim": 16,
+    "max_sequence_length": 16,
+}
 
 
 def run_cli(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "hubexport.export_main", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "hubexport.export_main", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
 
 
 def last_line(text: str) -> str:
@@ -37,19 +45,32 @@ def test_list_presets_prints_every_preset_with_its_size(tmp_path):
 
 def test_help_documents_every_flag(tmp_path):
     result = run_cli("--help", cwd=tmp_path)
-    for flag in ("export_type", "preset", "config_file", "checkpoint", "checkpoint_format", "export_dir",
-                 "overwrite", "dtype", "seed", "list_presets"):
+    for flag in (
+        "export_type",
+        "preset",
+        "config_file",
+        "checkpoint",
+        "checkpoint_format",
+        "export_dir",
+        "overwrite",
+        "dtype",
+        "seed",
+        "list_presets",
+    ):
         assert f"--{flag}" in result.stdout, flag
 
 
-@pytest.mark.parametrize("args, named", [
-    (("--no_such_flag",), "no_such_flag"),
-    (("--export_type=everything",), "export_type"),
-    (("--preset=roberta_base_en",), "--export_dir"),
-    (("--preset=not_a_preset", "--export_dir=out"), "not_a_preset"),
-    (("--export_dir=out",), "--preset"),
-    (("--preset=roberta_base_en", "--config_file=x.json", "--export_dir=out"), "--config_file"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (("--no_such_flag",), "no_such_flag"),
+        (("--export_type=everything",), "export_type"),
+        (("--preset=roberta_base_en",), "--export_dir"),
+        (("--preset=not_a_preset", "--export_dir=out"), "not_a_preset"),
+        (("--export_dir=out",), "--preset"),
+        (("--preset=roberta_base_en", "--config_file=x.json", "--export_dir=out"), "--config_file"),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line_naming_the_problem(tmp_path, args, named):
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
@@ -96,9 +117,22 @@ def test_readme_main_command_prints_a_line_per_stage_and_no_tensorflow_logs(tmp_
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_BERT_30K))
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-m", "hubexport.export_main", "--export_type=both",
-                             f"--config_file={config}", f"--tokenizer={minilm_tokenizer_dir}", "--export_dir=out",
-                             "--overwrite"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hubexport.export_main",
+            "--export_type=both",
+            f"--config_file={config}",
+            f"--tokenizer={minilm_tokenizer_dir}",
+            "--export_dir=out",
+            "--overwrite",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     stderr, stdout = result.stderr.splitlines(), result.stdout.splitlines()
     assert len(stderr) + len(stdout) <= 15, result.stderr + result.stdout
@@ -113,9 +147,13 @@ def test_verbosity_shows_tensorflow_logs_again(tmp_path):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_CONFIG))
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-m", "hubexport.export_main", f"--config_file={config}",
-                             "--export_dir=out", "--verbosity=0"], capture_output=True, text=True, cwd=tmp_path,
-                            env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "hubexport.export_main", f"--config_file={config}", "--export_dir=out", "--verbosity=0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert any(not line.startswith("hubexport: ") for line in result.stderr.splitlines())
 

@@ -1,4 +1,5 @@
 """The encoder SavedModel as its consumers use it: TF alone, tf_keras + TF Hub, Keras 3, TF Serving's CLI."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from hubexport.encoders.backbone import EncoderBackbone
@@ -33,25 +33,36 @@ def test_fresh_process_without_hubexport_reproduces_keras(exported_tiny_encoders
             batch = padded_batch(config.vocabulary_size, config.num_segments, length, seed=length)
             key = f"{family}_{length}"
             np.savez(tmp_path / f"{key}_in.npz", **batch)
-            jobs.append({"export_dir": str(exported.path), "inputs": str(tmp_path / f"{key}_in.npz"),
-                         "outputs": str(tmp_path / f"{key}_out.npz")})
-            expected[key] = (keras_reference(exported.model, batch), batch["input_mask"].astype(bool),
-                             config.num_layers)
+            jobs.append(
+                {
+                    "export_dir": str(exported.path),
+                    "inputs": str(tmp_path / f"{key}_in.npz"),
+                    "outputs": str(tmp_path / f"{key}_out.npz"),
+                }
+            )
+            expected[key] = (
+                keras_reference(exported.model, batch),
+                batch["input_mask"].astype(bool),
+                config.num_layers,
+            )
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     script = pathlib.Path(__file__).parent / "support" / "reload_encoder.py"
-    result = subprocess.run([sys.executable, str(script), str(tmp_path / "jobs.json")],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "jobs.json")], capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "hubexport imported: False" in result.stdout
     for key, (reference, mask, num_layers) in expected.items():
         got = dict(np.load(tmp_path / f"{key}_out.npz"))
-        assert sorted(k for k in got if k.startswith("encoder_outputs_")) == \
-            sorted(f"encoder_outputs_{i}" for i in range(num_layers)), key
+        assert sorted(k for k in got if k.startswith("encoder_outputs_")) == sorted(
+            f"encoder_outputs_{i}" for i in range(num_layers)
+        ), key
         np.testing.assert_allclose(got["pooled_output"], reference["pooled_output"], atol=1e-6, rtol=0, err_msg=key)
         np.testing.assert_array_equal(got["default"], got["pooled_output"])
         for name in ["sequence_output"] + [f"encoder_outputs_{i}" for i in range(num_layers)]:
-            np.testing.assert_allclose(got[name][mask], reference[name][mask], atol=1e-6, rtol=0,
-                                       err_msg=f"{key} {name}")
+            np.testing.assert_allclose(
+                got[name][mask], reference[name][mask], atol=1e-6, rtol=0, err_msg=f"{key} {name}"
+            )
         np.testing.assert_array_equal(got["sequence_output"], got[f"encoder_outputs_{num_layers - 1}"])
 
 
@@ -61,8 +72,10 @@ def test_hub_keras_layer_fine_tunes_with_dropout_only_in_training(exported_tiny_
 
     exported = exported_tiny_encoders["roberta"]
     config = exported.model.config
-    inputs = {name: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=name)
-              for name in ("input_word_ids", "input_mask", "input_type_ids")}
+    inputs = {
+        name: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=name)
+        for name in ("input_word_ids", "input_mask", "input_type_ids")
+    }
     encoder = hub.KerasLayer(str(exported.path), trainable=True)
     pooled = encoder(inputs)["pooled_output"]
     logits = tf_keras.layers.Dense(2)(pooled)
@@ -76,8 +89,9 @@ def test_hub_keras_layer_fine_tunes_with_dropout_only_in_training(exported_tiny_
     assert not np.allclose(classifier(batch, training=True).numpy(), inference_a, atol=1e-6)
 
     before = [w.numpy().copy() for w in encoder.trainable_weights]
-    classifier.compile(optimizer=tf_keras.optimizers.SGD(0.5),
-                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier.compile(
+        optimizer=tf_keras.optimizers.SGD(0.5), loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     classifier.train_on_batch(batch, tf.constant([0, 1, 0]))
     changed = [not np.array_equal(b, w.numpy()) for b, w in zip(before, encoder.trainable_weights)]
     assert sum(changed) >= len(changed) // 2, f"only {sum(changed)} of {len(changed)} encoder weights moved"
@@ -93,35 +107,64 @@ def test_keras3_tfsmlayer_loads_calls_and_trains(exported_tiny_encoders):
     outputs = layer(batch)
     reference = keras_reference(exported.model, batch)
     mask = batch["input_mask"].astype(bool)
-    np.testing.assert_allclose(np.asarray(outputs["sequence_output"])[mask], reference["sequence_output"][mask],
-                               atol=1e-6, rtol=0)
-    np.testing.assert_allclose(np.asarray(outputs["encoder_outputs"][1])[mask], reference["encoder_outputs_1"][mask],
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(outputs["sequence_output"])[mask], reference["sequence_output"][mask], atol=1e-6, rtol=0
+    )
+    np.testing.assert_allclose(
+        np.asarray(outputs["encoder_outputs"][1])[mask], reference["encoder_outputs_1"][mask], atol=1e-6, rtol=0
+    )
     assert len(layer.trainable_weights) == len(exported.model.trainable_weights)
-    assert not np.allclose(np.asarray(layer(batch, training=True)["sequence_output"]),
-                           np.asarray(outputs["sequence_output"]), atol=1e-6)
+    assert not np.allclose(
+        np.asarray(layer(batch, training=True)["sequence_output"]), np.asarray(outputs["sequence_output"]), atol=1e-6
+    )
 
 
 def test_saved_model_cli_shows_and_runs_serving_default(exported_tiny_encoders, tmp_path):
     exported = exported_tiny_encoders["bert"]
     config = exported.model.config
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(exported.path), "--all"],
-                           capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run(
+        ["saved_model_cli", "show", "--dir", str(exported.path), "--all"], capture_output=True, text=True, check=True
+    ).stdout
     assert "signature_def['serving_default']" in shown
-    for name in ["pooled_output", "sequence_output", "default", "encoder_outputs_0", "encoder_outputs_1",
-                 "input_word_ids", "input_mask", "input_type_ids"]:
+    for name in [
+        "pooled_output",
+        "sequence_output",
+        "default",
+        "encoder_outputs_0",
+        "encoder_outputs_1",
+        "input_word_ids",
+        "input_mask",
+        "input_type_ids",
+    ]:
         assert f"['{name}']" in shown, name
 
     batch = padded_batch(config.vocabulary_size, config.num_segments, 5)
     exprs = ";".join(f"{name}={batch[name].tolist()}" for name in batch)
-    subprocess.run(["saved_model_cli", "run", "--dir", str(exported.path), "--tag_set", "serve",
-                    "--signature_def", "serving_default", "--input_exprs", exprs, "--outdir", str(tmp_path)],
-                   capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            "saved_model_cli",
+            "run",
+            "--dir",
+            str(exported.path),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            exprs,
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     reference = keras_reference(exported.model, batch)
     mask = batch["input_mask"].astype(bool)
     np.testing.assert_allclose(np.load(tmp_path / "pooled_output.npy"), reference["pooled_output"], atol=1e-6, rtol=0)
-    np.testing.assert_allclose(np.load(tmp_path / "encoder_outputs_0.npy")[mask], reference["encoder_outputs_0"][mask],
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "encoder_outputs_0.npy")[mask], reference["encoder_outputs_0"][mask], atol=1e-6, rtol=0
+    )
 
 
 def test_albert_stores_shared_groups_once(tmp_path):
@@ -136,8 +179,9 @@ def test_albert_stores_shared_groups_once(tmp_path):
 
 
 def test_mixed_bfloat16_export_stays_close_to_float32(tmp_path):
-    float32_model = EncoderBackbone.from_preset("electra_small_discriminator_uncased_en", load_weights=False,
-                                                num_layers=2, max_sequence_length=64)
+    float32_model = EncoderBackbone.from_preset(
+        "electra_small_discriminator_uncased_en", load_weights=False, num_layers=2, max_sequence_length=64
+    )
     bfloat16_model = EncoderBackbone.from_config({**float32_model.get_config(), "dtype": "mixed_bfloat16"})
     bfloat16_model.set_weights(float32_model.get_weights())
     path = export_encoder(bfloat16_model, tmp_path / "bf16")

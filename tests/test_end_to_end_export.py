@@ -2,6 +2,7 @@
 
 Exports come from tests/fixtures/end_to_end.py (one per family, tokenizer sources deleted).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,20 +34,33 @@ def masked_mean(sequence_output: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def hf_packed(hf, first, second=None) -> dict[str, np.ndarray]:
     """Hugging Face's packing of one or two segments under TF Hub's input names."""
-    encoded = hf(first, second, truncation=True, max_length=E2E_SEQ_LENGTH, padding="max_length",
-                 return_token_type_ids=True)
-    return {"input_word_ids": np.array(encoded["input_ids"], np.int32),
-            "input_mask": np.array(encoded["attention_mask"], np.int32),
-            "input_type_ids": np.array(encoded["token_type_ids"], np.int32)}
+    encoded = hf(
+        first, second, truncation=True, max_length=E2E_SEQ_LENGTH, padding="max_length", return_token_type_ids=True
+    )
+    return {
+        "input_word_ids": np.array(encoded["input_ids"], np.int32),
+        "input_mask": np.array(encoded["attention_mask"], np.int32),
+        "input_type_ids": np.array(encoded["token_type_ids"], np.int32),
+    }
 
 
 def keras_reference(model, packed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The in-memory Keras encoder on Hugging Face's packing, and the numpy mean-pooled embedding."""
-    outputs = model({"token_ids": packed["input_word_ids"], "padding_mask": packed["input_mask"],
-                     "segment_ids": packed["input_type_ids"]}, training=False)
+    outputs = model(
+        {
+            "token_ids": packed["input_word_ids"],
+            "padding_mask": packed["input_mask"],
+            "segment_ids": packed["input_type_ids"],
+        },
+        training=False,
+    )
     sequence = np.asarray(outputs["sequence_output"])
-    return {"sequence_output": sequence, "pooled_output": np.asarray(outputs["pooled_output"]),
-            "input_mask": packed["input_mask"], "embedding": masked_mean(sequence, packed["input_mask"])}
+    return {
+        "sequence_output": sequence,
+        "pooled_output": np.asarray(outputs["pooled_output"]),
+        "input_mask": packed["input_mask"],
+        "embedding": masked_mean(sequence, packed["input_mask"]),
+    }
 
 
 def assert_outputs_close(got, expected, tolerance: float) -> None:
@@ -58,13 +72,20 @@ def assert_outputs_close(got, expected, tolerance: float) -> None:
         np.testing.assert_allclose(np.asarray(got[name]), expected[name], rtol=0, atol=tolerance, err_msg=name)
     sequence = np.asarray(got["sequence_output"])
     assert sequence.shape == expected["sequence_output"].shape
-    np.testing.assert_allclose(sequence[mask], expected["sequence_output"][mask], rtol=0, atol=tolerance,
-                               err_msg="sequence_output at real positions")
+    np.testing.assert_allclose(
+        sequence[mask],
+        expected["sequence_output"][mask],
+        rtol=0,
+        atol=tolerance,
+        err_msg="sequence_output at real positions",
+    )
     assert not np.any(sequence[~mask]), "sequence_output must be zero at padded positions"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_end_to_end_matches_hugging_face_tokenizer_then_keras_encoder(family, end_to_end_case, loaded_end_to_end, lines):
+def test_end_to_end_matches_hugging_face_tokenizer_then_keras_encoder(
+    family, end_to_end_case, loaded_end_to_end, lines
+):
     case, loaded = end_to_end_case(family), loaded_end_to_end(family)
     single = keras_reference(case.model, hf_packed(case.hf_tokenizer, lines))
     assert_outputs_close(loaded(tf.constant(lines)), single, 1e-5)
@@ -73,7 +94,9 @@ def test_end_to_end_matches_hugging_face_tokenizer_then_keras_encoder(family, en
     assert pair["input_mask"].sum() > single["input_mask"].sum()
     got_pair = loaded.signatures["serving_pair"](text_a=tf.constant(lines), text_b=tf.constant(lines[::-1]))
     assert_outputs_close(got_pair, pair, 1e-5)
-    assert_outputs_close(loaded.serve_pair({"text_a": tf.constant(lines), "text_b": tf.constant(lines[::-1])}), pair, 1e-5)
+    assert_outputs_close(
+        loaded.serve_pair({"text_a": tf.constant(lines), "text_b": tf.constant(lines[::-1])}), pair, 1e-5
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -85,14 +108,19 @@ def test_end_to_end_equals_separate_preprocessor_and_encoder_exports(family, end
     tokens, reverse_tokens = preprocessor.tokenize(texts), preprocessor.tokenize(reverse)
     for got, packed in (
         (loaded(texts), preprocessor.bert_pack_inputs([tokens], seq_length=E2E_SEQ_LENGTH)),
-        (loaded.signatures["serving_pair"](text_a=texts, text_b=reverse),
-         preprocessor.bert_pack_inputs([tokens, reverse_tokens], seq_length=E2E_SEQ_LENGTH)),
+        (
+            loaded.signatures["serving_pair"](text_a=texts, text_b=reverse),
+            preprocessor.bert_pack_inputs([tokens, reverse_tokens], seq_length=E2E_SEQ_LENGTH),
+        ),
     ):
         separate = encoder(packed, training=False)
         mask = packed["input_mask"].numpy()
-        expected = {"sequence_output": separate["sequence_output"].numpy(), "input_mask": mask,
-                    "pooled_output": separate["pooled_output"].numpy(),
-                    "embedding": masked_mean(separate["sequence_output"].numpy(), mask)}
+        expected = {
+            "sequence_output": separate["sequence_output"].numpy(),
+            "input_mask": mask,
+            "pooled_output": separate["pooled_output"].numpy(),
+            "embedding": masked_mean(separate["sequence_output"].numpy(), mask),
+        }
         assert_outputs_close(got, expected, 1e-6)
 
 
@@ -103,17 +131,25 @@ def test_signatures_endpoints_and_shapes(family, end_to_end_case, loaded_end_to_
     for name, inputs in (("serving_default", ["text"]), ("serving_pair", ["text_a", "text_b"])):
         _, keyword_inputs = loaded.signatures[name].structured_input_signature
         assert {key: (spec.dtype, spec.shape.as_list()) for key, spec in keyword_inputs.items()} == {
-            key: (tf.string, [None]) for key in inputs}
-        outputs = {key: (spec.dtype, spec.shape.as_list()) for key, spec in loaded.signatures[name].structured_outputs.items()}
-        assert outputs == {"embedding": (tf.float32, [None, E2E_HIDDEN]), "pooled_output": (tf.float32, [None, E2E_HIDDEN]),
-                           "sequence_output": (tf.float32, [None, E2E_SEQ_LENGTH, E2E_HIDDEN]),
-                           "input_mask": (tf.int32, [None, E2E_SEQ_LENGTH])}
+            key: (tf.string, [None]) for key in inputs
+        }
+        outputs = {
+            key: (spec.dtype, spec.shape.as_list()) for key, spec in loaded.signatures[name].structured_outputs.items()
+        }
+        assert outputs == {
+            "embedding": (tf.float32, [None, E2E_HIDDEN]),
+            "pooled_output": (tf.float32, [None, E2E_HIDDEN]),
+            "sequence_output": (tf.float32, [None, E2E_SEQ_LENGTH, E2E_HIDDEN]),
+            "input_mask": (tf.int32, [None, E2E_SEQ_LENGTH]),
+        }
     texts = tf.constant(["one text", "another, longer text"])
     training_off = loaded.serve(texts)["embedding"].numpy()
     np.testing.assert_array_equal(loaded(texts, training=False)["embedding"].numpy(), training_off)
     assert not np.allclose(loaded.serve_training(texts)["embedding"].numpy(), training_off)  # dropout is on
-    assert loaded.preprocessor.tokenize(texts).to_list() == hf(["one text", "another, longer text"],
-                                                               add_special_tokens=False)["input_ids"]
+    assert (
+        loaded.preprocessor.tokenize(texts).to_list()
+        == hf(["one text", "another, longer text"], add_special_tokens=False)["input_ids"]
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -151,8 +187,12 @@ def test_fine_tuning_through_hub_keras_layer_updates_the_encoder(end_to_end_case
     model.compile(optimizer=tf_keras.optimizers.SGD(0.1), loss=tf_keras.losses.MeanSquaredError())
     before = [v.numpy().copy() for v in embedder.trainable_variables]
     assert len(before) > 10
-    model.fit(tf.constant(["good movie", "bad movie", "great", "awful"]), tf.constant([1.0, 0.0, 1.0, 0.0]),
-              epochs=1, verbose=0)
+    model.fit(
+        tf.constant(["good movie", "bad movie", "great", "awful"]),
+        tf.constant([1.0, 0.0, 1.0, 0.0]),
+        epochs=1,
+        verbose=0,
+    )
     changed = sum(not np.array_equal(b, v.numpy()) for b, v in zip(before, embedder.trainable_variables))
     assert changed > len(before) // 2
 
@@ -163,9 +203,23 @@ def test_saved_model_cli_run_returns_the_same_embeddings(end_to_end_case, loaded
     path, loaded = end_to_end_case("roberta").export.path, loaded_end_to_end("roberta")
     sentences = ["The quick brown fox jumps.", "", "Ünïcödé and 中文 text, with digits 12,345."]
     completed = subprocess.run(
-        ["saved_model_cli", "run", "--dir", str(path), "--tag_set", "serve", "--signature_def", "serving_default",
-         "--input_exprs", f"text={json.dumps(sentences, ensure_ascii=False)}", "--outdir", str(tmp_path)],
-        capture_output=True, text=True)
+        [
+            "saved_model_cli",
+            "run",
+            "--dir",
+            str(path),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            f"text={json.dumps(sentences, ensure_ascii=False)}",
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     expected = loaded.signatures["serving_default"](text=tf.constant(sentences))
     for name in ("embedding", "pooled_output", "input_mask"):

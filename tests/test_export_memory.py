@@ -1,5 +1,6 @@
 """An encoder export (with or without the MLM head) and an end-to-end export hold the weights once: a model handed to it
 (as `hubexport.export` and the CLI do) is freed before the probe reloads the SavedModel. The peak RSS itself is measured by `python -m bench.export`."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import weakref
 
 import pytest
 import tensorflow as tf
+
 import hubexport
 from hubexport.encoders import RobertaBackbone
 from hubexport.model_source import build_encoder
@@ -67,13 +69,16 @@ def test_a_model_the_caller_keeps_stays_usable(model_alive_at_reload, tmp_path):
 
 
 def test_export_hands_its_checkpoint_model_to_the_export(model_alive_at_reload, hf_cases, tmp_path):
-    hubexport.export(export_type="encoder", checkpoint=str(hf_cases["roberta_model"].path), export_dir=str(tmp_path / "out"))
+    hubexport.export(
+        export_type="encoder", checkpoint=str(hf_cases["roberta_model"].path), export_dir=str(tmp_path / "out")
+    )
     assert model_alive_at_reload == [False]
 
 
 def test_export_hands_its_model_and_mlm_head_to_the_export(mlm_model_alive_at_reload, hf_cases, tmp_path):
-    hubexport.export(export_type="encoder_with_mlm", checkpoint=str(hf_cases["roberta_mlm"].path),
-            export_dir=str(tmp_path / "out"))
+    hubexport.export(
+        export_type="encoder_with_mlm", checkpoint=str(hf_cases["roberta_mlm"].path), export_dir=str(tmp_path / "out")
+    )
     assert mlm_model_alive_at_reload == [False]
 
 
@@ -85,10 +90,16 @@ def test_an_mlm_model_the_caller_keeps_stays_usable(mlm_model_alive_at_reload, h
     assert source.mlm_head(outputs["sequence_output"], tf.constant([[0]])).shape[:2] == (1, 1)
 
 
-def test_export_hands_its_model_to_the_end_to_end_export(end_to_end_model_alive_at_reload, minilm_tokenizer_dir,
-                                                      tmp_path):
+def test_export_hands_its_model_to_the_end_to_end_export(
+    end_to_end_model_alive_at_reload, minilm_tokenizer_dir, tmp_path
+):
     config = tmp_path / "tiny_bert.json"
     config.write_text(json.dumps(tiny_encoder("wordpiece", 30522).config.to_dict()))
-    hubexport.export(export_type="end_to_end", config_file=str(config), tokenizer=str(minilm_tokenizer_dir),
-                     export_dir=str(tmp_path / "out"), default_seq_length=32)
+    hubexport.export(
+        export_type="end_to_end",
+        config_file=str(config),
+        tokenizer=str(minilm_tokenizer_dir),
+        export_dir=str(tmp_path / "out"),
+        default_seq_length=32,
+    )
     assert end_to_end_model_alive_at_reload == [False]

@@ -1,5 +1,6 @@
 """One policy for input text that is not valid UTF-8, for every tokenizer: each invalid sequence becomes U+FFFD
 as Python's `bytes.decode("utf-8", errors="replace")` makes it, so the ids equal Hugging Face's on that text."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,13 +38,17 @@ def test_every_tokenizer_gives_hugging_faces_ids_on_the_replaced_text(loaded_pre
     use_fast = family in ("wordpiece", "roberta")
     preprocessor = loaded_preprocessor(family)
     reference = transformers.AutoTokenizer.from_pretrained(str(family_dir(family)), use_fast=use_fast)
-    expected = [reference(raw.decode("utf-8", errors="replace"), add_special_tokens=False)["input_ids"]
-                for raw in DAMAGED]
+    expected = [
+        reference(raw.decode("utf-8", errors="replace"), add_special_tokens=False)["input_ids"] for raw in DAMAGED
+    ]
     assert preprocessor.tokenize(tf.constant(DAMAGED)).to_list() == expected
     ids, starts, ends = preprocessor.tokenize_with_offsets(tf.constant(DAMAGED))
     assert ids.to_list() == expected
     repaired = [raw.decode("utf-8", errors="replace").encode("utf-8") for raw in DAMAGED]
-    assert all(0 <= s <= e <= len(text) for text, row_s, row_e in zip(repaired, starts.to_list(), ends.to_list())
-               for s, e in zip(row_s, row_e))
+    assert all(
+        0 <= s <= e <= len(text)
+        for text, row_s, row_e in zip(repaired, starts.to_list(), ends.to_list())
+        for s, e in zip(row_s, row_e)
+    )
     packed = preprocessor(tf.constant(DAMAGED))["input_word_ids"].numpy()
     assert packed[:, 1:3].tolist() == [row[:2] for row in expected]

@@ -3,6 +3,7 @@
 The reference is the Keras encoder called once on the full batch (what the end-to-end model did
 before buckets); the end-to-end tests compare the exported model with Hugging Face's tokenizer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,15 +36,20 @@ def right_padded_batch(batch: int, seed: int) -> dict[str, tf.Tensor]:
 def encoder_call(model):
     def encode(inputs):
         return model(keras_inputs(inputs), training=False)
+
     return encode
 
 
 def bucketed_function(model, num_buckets: int, min_rows_per_bucket: int):
-    specs = {name: tf.TensorSpec([None, SEQ_LENGTH], tf.int32) for name in ("input_word_ids", "input_mask",
-                                                                            "input_type_ids")}
-    return tf.function(lambda inputs: encode_in_length_buckets(encoder_call(model), inputs, TINY["hidden_dim"],
-                                                               num_buckets, min_rows_per_bucket),
-                       input_signature=[specs])
+    specs = {
+        name: tf.TensorSpec([None, SEQ_LENGTH], tf.int32) for name in ("input_word_ids", "input_mask", "input_type_ids")
+    }
+    return tf.function(
+        lambda inputs: encode_in_length_buckets(
+            encoder_call(model), inputs, TINY["hidden_dim"], num_buckets, min_rows_per_bucket
+        ),
+        input_signature=[specs],
+    )
 
 
 def test_row_lengths_count_to_the_last_real_position():
@@ -51,8 +57,10 @@ def test_row_lengths_count_to_the_last_real_position():
     assert row_lengths(mask).numpy().tolist() == [2, 3, 0, 4]
 
 
-@pytest.mark.parametrize("batch, num_buckets, min_rows_per_bucket",
-                         [(0, 4, 1), (1, 4, 1), (8, 4, 1), (9, 4, 1), (19, 3, 1), (19, 1, 1), (40, 4, 16), (5, 4, 16)])
+@pytest.mark.parametrize(
+    "batch, num_buckets, min_rows_per_bucket",
+    [(0, 4, 1), (1, 4, 1), (8, 4, 1), (9, 4, 1), (19, 3, 1), (19, 1, 1), (40, 4, 16), (5, 4, 16)],
+)
 def test_buckets_equal_one_padded_run(bert, batch, num_buckets, min_rows_per_bucket):
     inputs = right_padded_batch(batch, seed=batch)
     expected = bert(keras_inputs(inputs), training=False)
@@ -76,8 +84,9 @@ def test_gradients_through_buckets_equal_the_padded_run(bert):
     def gradients(bucketed: bool):
         with tf.GradientTape() as tape:
             if bucketed:
-                outputs = encode_in_length_buckets(encoder_call(bert), inputs, TINY["hidden_dim"], num_buckets=4,
-                                                   min_rows_per_bucket=4)  # 4, 4, 3 rows and an empty bucket
+                outputs = encode_in_length_buckets(
+                    encoder_call(bert), inputs, TINY["hidden_dim"], num_buckets=4, min_rows_per_bucket=4
+                )  # 4, 4, 3 rows and an empty bucket
             else:
                 outputs = bert(keras_inputs(inputs), training=False)
             value = loss(outputs["sequence_output"]) + tf.reduce_sum(outputs["pooled_output"])

@@ -5,6 +5,7 @@ The first test gives both sides the same Hugging Face tokenization (it is about 
 second runs raw text through our in-graph preprocessor built from the same directory. Mean pooling
 over the attention mask is the model's own pooling (1_Pooling/config.json: mean tokens).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -59,9 +60,19 @@ def tokenized_batches(sentences):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
-    return [{name: values.astype(np.int32) for name, values in tokenizer(
-        sentences[start:start + BATCH], padding=True, truncation=True, max_length=MAX_LENGTH,
-        return_tensors="np").items()} for start in range(0, NUM_SENTENCES, BATCH)]
+    return [
+        {
+            name: values.astype(np.int32)
+            for name, values in tokenizer(
+                sentences[start : start + BATCH],
+                padding=True,
+                truncation=True,
+                max_length=MAX_LENGTH,
+                return_tensors="np",
+            ).items()
+        }
+        for start in range(0, NUM_SENTENCES, BATCH)
+    ]
 
 
 def test_mean_pooled_embeddings_match_transformers(minilm, tokenized_batches):
@@ -73,12 +84,14 @@ def test_mean_pooled_embeddings_match_transformers(minilm, tokenized_batches):
     ours, theirs = [], []
     for batch in tokenized_batches:
         ids, mask, types = batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
-        outputs = loaded({"input_word_ids": tf.constant(ids), "input_mask": tf.constant(mask),
-                          "input_type_ids": tf.constant(types)})
+        outputs = loaded(
+            {"input_word_ids": tf.constant(ids), "input_mask": tf.constant(mask), "input_type_ids": tf.constant(types)}
+        )
         ours.append(mean_pool(outputs["sequence_output"].numpy(), mask))
         with torch.no_grad():
-            hidden = reference_model(**{name: torch.tensor(values, dtype=torch.long)
-                                        for name, values in batch.items()}).last_hidden_state
+            hidden = reference_model(
+                **{name: torch.tensor(values, dtype=torch.long) for name, values in batch.items()}
+            ).last_hidden_state
         theirs.append(mean_pool(hidden.numpy(), mask))
     ours, theirs = np.concatenate(ours), np.concatenate(theirs)
     lengths = np.concatenate([batch["attention_mask"].sum(axis=1) for batch in tokenized_batches])
@@ -107,16 +120,18 @@ def test_text_through_our_preprocessor_and_encoder_matches_transformers(minilm, 
     reference_model = BertModel.from_pretrained(str(model_dir())).eval()
     largest = 0.0
     for start in range(0, NUM_SENTENCES, BATCH):
-        texts = sentences[start:start + BATCH]
+        texts = sentences[start : start + BATCH]
         inputs = preprocessor(tf.constant(texts))
-        reference = reference_tokenizer(texts, padding="max_length", truncation=True, max_length=MAX_LENGTH,
-                                        return_tensors="np")
+        reference = reference_tokenizer(
+            texts, padding="max_length", truncation=True, max_length=MAX_LENGTH, return_tensors="np"
+        )
         np.testing.assert_array_equal(inputs["input_word_ids"].numpy(), reference["input_ids"])
         np.testing.assert_array_equal(inputs["input_mask"].numpy(), reference["attention_mask"])
         mask = inputs["input_mask"].numpy()
         ours = mean_pool(loaded(inputs)["sequence_output"].numpy(), mask)
         with torch.no_grad():
-            hidden = reference_model(**{name: torch.tensor(values, dtype=torch.long)
-                                        for name, values in reference.items()}).last_hidden_state
+            hidden = reference_model(
+                **{name: torch.tensor(values, dtype=torch.long) for name, values in reference.items()}
+            ).last_hidden_state
         largest = max(largest, float(np.max(np.abs(ours - mean_pool(hidden.numpy(), mask)))))
     assert largest <= TOLERANCE, largest

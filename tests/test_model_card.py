@@ -1,4 +1,5 @@
 """Model cards: facts checked against Hugging Face, and every Python example run on the real export."""
+
 from __future__ import annotations
 
 import json
@@ -31,12 +32,19 @@ def test_end_to_end_card_states_the_real_model(family, end_to_end_case):
     case = end_to_end_case(family)
     card = (case.export.path / "README.md").read_text()
     hf = case.hf_tokenizer
-    for line in ("<!-- network-architecture: transformer -->", "<!-- task: text-embedding -->",
-                 "<!-- fine-tunable: true -->", "<!-- format: saved_model_2 -->"):
+    for line in (
+        "<!-- network-architecture: transformer -->",
+        "<!-- task: text-embedding -->",
+        "<!-- fine-tunable: true -->",
+        "<!-- format: saved_model_2 -->",
+    ):
         assert line in card
     for key in ("language", "license"):
-        assert (f"<!-- {key}: {E2E_METADATA[family][key]} -->" in card) if key in E2E_METADATA[family] else (
-            f"<!-- {key}:" not in card)
+        assert (
+            (f"<!-- {key}: {E2E_METADATA[family][key]} -->" in card)
+            if key in E2E_METADATA[family]
+            else (f"<!-- {key}:" not in card)
+        )
     assert f"Source checkpoint: `{E2E_METADATA[family]['checkpoint']}`" in card
     assert f"{E2E_LAYERS} layers, hidden size {E2E_HIDDEN}" in card
     assert f'`"embedding"`: `[batch size, {E2E_HIDDEN}]`' in card
@@ -44,8 +52,10 @@ def test_end_to_end_card_states_the_real_model(family, end_to_end_case):
     lowercases = hf("HELLO World, This Is Text")["input_ids"] == hf("hello world, this is text")["input_ids"]
     assert lowercases == (family == "wordpiece")
     assert f"Lower-cases the text: {'yes' if lowercases else 'no'}" in card
-    assert (f"`start_of_sequence_id` {hf.cls_token_id}, `end_of_segment_id` {hf.sep_token_id}, "
-            f"`padding_id` {hf.pad_token_id}, `unknown_id` {hf.unk_token_id}, `mask_id` {hf.mask_token_id}") in card
+    assert (
+        f"`start_of_sequence_id` {hf.cls_token_id}, `end_of_segment_id` {hf.sep_token_id}, "
+        f"`padding_id` {hf.pad_token_id}, `unknown_id` {hf.unk_token_id}, `mask_id` {hf.mask_token_id}"
+    ) in card
     assert f"vocabulary of {len(hf)} tokens" in card
     assert f"Default sequence length: {E2E_SEQ_LENGTH}" in card
     assert ("[CLS] A [SEP] B [SEP]" if family == "wordpiece" else "<s> A </s></s> B </s>") in card
@@ -63,9 +73,12 @@ def companion_cards(end_to_end_case, tmp_path_factory) -> dict[str, pathlib.Path
     shutil.copytree(case.preprocessor_dir, preprocessor)
     preprocessing = export_metadata(case.export.path)["preprocessing"]
     return {
-        "encoder": write_model_card(encoder, "encoder", {**export_metadata(encoder), "preprocessor_path": str(preprocessor)}),
-        "preprocessor": write_model_card(preprocessor, "preprocessor",
-                                         {"preprocessing": preprocessing, "encoder_path": str(encoder)}),
+        "encoder": write_model_card(
+            encoder, "encoder", {**export_metadata(encoder), "preprocessor_path": str(preprocessor)}
+        ),
+        "preprocessor": write_model_card(
+            preprocessor, "preprocessor", {"preprocessing": preprocessing, "encoder_path": str(encoder)}
+        ),
     }
 
 
@@ -101,14 +114,23 @@ print(json.dumps([results, modules]))
 
 
 def test_every_python_example_of_the_cards_runs_against_the_exports(end_to_end_case, companion_cards):
-    cards = {"end_to_end": (end_to_end_case("wordpiece").export.path / "README.md").read_text(),
-             **{name: path.read_text() for name, path in companion_cards.items()}}
-    programs = [(f"{card}[{index}]", block) for card, text in cards.items()
-                for index, block in enumerate(python_blocks(text))]
+    cards = {
+        "end_to_end": (end_to_end_case("wordpiece").export.path / "README.md").read_text(),
+        **{name: path.read_text() for name, path in companion_cards.items()},
+    }
+    programs = [
+        (f"{card}[{index}]", block) for card, text in cards.items() for index, block in enumerate(python_blocks(text))
+    ]
     assert len(programs) == 4 + 3 + 4
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    completed = subprocess.run([sys.executable, "-c", SNIPPET_RUNNER], input=json.dumps(programs), cwd="/",
-                               env=environment, capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", SNIPPET_RUNNER],
+        input=json.dumps(programs),
+        cwd="/",
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results, modules = json.loads(completed.stdout.strip().splitlines()[-1])
     assert modules == []  # the exports load with TensorFlow, tf.text and TF Hub alone

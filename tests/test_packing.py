@@ -3,6 +3,7 @@
 The segments fed to our packer are tokenized by the Hugging Face tokenizer itself
 (add_special_tokens=False), so these tests check packing on its own, for every family.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -81,7 +82,9 @@ def test_ragged_rank_two_equals_merged_and_works_traced():
         np.testing.assert_array_equal(eager[name], merged[name])
         np.testing.assert_array_equal(eager[name], traced[name])
     assert eager["input_word_ids"].numpy().tolist() == [
-        [1, 5, 6, 2, 20, 21, 22, 2], [1, 8, 9, 10, 11, 12, 2, 2], [1, 2, 23, 2, 0, 0, 0, 0],
+        [1, 5, 6, 2, 20, 21, 22, 2],
+        [1, 8, 9, 10, 11, 12, 2, 2],
+        [1, 2, 23, 2, 0, 0, 0, 0],
     ]
 
 
@@ -135,18 +138,31 @@ def test_pair_and_single_packing_equal_hugging_face(family, hf_tokenizer, parity
         budget = seq_length - packing.num_special_tokens(style, 2)
         pairs = truncation_cases(lengths, budget)
         assert {classify(lengths[a], lengths[b], budget) for a, b in pairs} == {
-            "fits", "equal cut", "shorter whole", "both cut"
+            "fits",
+            "equal cut",
+            "shorter whole",
+            "both cut",
         }
         ours = packing.pack_inputs(
             [ragged([ids[a] for a, _ in pairs]), ragged([ids[b] for _, b in pairs])],
-            seq_length, hf_special_tokens(hf), style, "round_robin",
+            seq_length,
+            hf_special_tokens(hf),
+            style,
+            "round_robin",
         )
-        theirs = hf([lines[a] for a, _ in pairs], [lines[b] for _, b in pairs], truncation=True,
-                    max_length=seq_length, padding="max_length", return_token_type_ids=True)
+        theirs = hf(
+            [lines[a] for a, _ in pairs],
+            [lines[b] for _, b in pairs],
+            truncation=True,
+            max_length=seq_length,
+            padding="max_length",
+            return_token_type_ids=True,
+        )
         assert_same_inputs(ours, theirs)
         single = packing.pack_inputs([ragged(ids)], seq_length, hf_special_tokens(hf), style, "round_robin")
-        assert_same_inputs(single, hf(lines, truncation=True, max_length=seq_length, padding="max_length",
-                                      return_token_type_ids=True))
+        assert_same_inputs(
+            single, hf(lines, truncation=True, max_length=seq_length, padding="max_length", return_token_type_ids=True)
+        )
 
 
 def assert_same_inputs(ours: dict[str, tf.Tensor], theirs) -> None:

@@ -4,11 +4,11 @@ Each family is exported once per session from a copy of its tokenizer directory 
 right after the export (tests/fixtures/preprocessors.py), so all of these also show the export
 does not need its source files.
 """
+
 from __future__ import annotations
 
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -72,7 +72,9 @@ def lines(family, family_lines) -> list[str]:
 
 def hf_inputs(hf, first, second=None, seq_length=EXPORT_SEQ_LENGTH) -> dict[str, np.ndarray]:
     """Hugging Face's packed inputs under our names."""
-    encoded = hf(first, second, truncation=True, max_length=seq_length, padding="max_length", return_token_type_ids=True)
+    encoded = hf(
+        first, second, truncation=True, max_length=seq_length, padding="max_length", return_token_type_ids=True
+    )
     return {
         "input_word_ids": np.array(encoded["input_ids"]),
         "input_mask": np.array(encoded["attention_mask"]),
@@ -130,7 +132,9 @@ def test_bert_pack_inputs_takes_seq_length_at_call_time(family, loaded_preproces
     first, second = lines[:half], lines[half : 2 * half]
     a, b = preprocessor.tokenize(tf.constant(first)), preprocessor.tokenize(tf.constant(second))
     for seq_length in (11, 20, 64):
-        assert_inputs_equal(preprocessor.bert_pack_inputs([a, b], seq_length=seq_length), hf_inputs(hf, first, second, seq_length))
+        assert_inputs_equal(
+            preprocessor.bert_pack_inputs([a, b], seq_length=seq_length), hf_inputs(hf, first, second, seq_length)
+        )
     assert_inputs_equal(preprocessor.bert_pack_inputs([a]), hf_inputs(hf, first))
     assert_inputs_equal(preprocessor.bert_pack_inputs([a], tf.constant(24)), hf_inputs(hf, first, seq_length=24))
 
@@ -141,15 +145,23 @@ def test_bert_pack_inputs_three_segments_of_ragged_rank_two(family, loaded_prepr
     groups = [lines[:50], lines[50:100], lines[100:150]]
     tokens = [preprocessor.tokenize(tf.constant(group)) for group in groups]
     as_words = [  # every token its own word: [batch, (words), (pieces)]
-        tf.RaggedTensor.from_row_splits(tf.RaggedTensor.from_row_lengths(t.values, tf.ones_like(t.values, tf.int64)), t.row_splits)
+        tf.RaggedTensor.from_row_splits(
+            tf.RaggedTensor.from_row_lengths(t.values, tf.ones_like(t.values, tf.int64)), t.row_splits
+        )
         for t in tokens
     ]
     assert as_words[0].ragged_rank == 2
     packed = preprocessor.bert_pack_inputs(as_words, seq_length=40)
     ids = [hf(group, add_special_tokens=False)["input_ids"] for group in groups]
     expected = [
-        packing_reference.pack([ids[0][row], ids[1][row], ids[2][row]], 40, hf.cls_token_id, hf.sep_token_id,
-                               hf.pad_token_id, PACKING_STYLES[family])
+        packing_reference.pack(
+            [ids[0][row], ids[1][row], ids[2][row]],
+            40,
+            hf.cls_token_id,
+            hf.sep_token_id,
+            hf.pad_token_id,
+            PACKING_STYLES[family],
+        )
         for row in range(50)
     ]
     assert packed["input_word_ids"].numpy().tolist() == [word_ids for word_ids, _, _ in expected]
@@ -163,7 +175,9 @@ def test_detokenize_and_special_tokens_equal_hugging_face(family, loaded_preproc
     ids = hf(lines, add_special_tokens=False)["input_ids"]
     decoded = preprocessor.detokenize(tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, row_splits_dtype=tf.int64))
     decoder = transformers.AlbertTokenizer.from_pretrained(str(family_dir(family))) if family == "albert" else hf
-    assert [text.decode("utf-8") for text in decoded.numpy()] == decoder.batch_decode(ids, **DECODE_OPTIONS.get(family, {}))
+    assert [text.decode("utf-8") for text in decoded.numpy()] == decoder.batch_decode(
+        ids, **DECODE_OPTIONS.get(family, {})
+    )
     expected = {
         "start_of_sequence_id": hf.cls_token_id,
         "end_of_segment_id": hf.sep_token_id,
@@ -192,9 +206,9 @@ def test_saved_model_holds_no_source_path_and_typed_signatures(family, exported_
         assert {key: (spec.dtype, spec.shape.as_list()) for key, spec in keyword_inputs.items()} == {
             key: (tf.string, [None]) for key in inputs
         }
-        assert {key: (spec.dtype, spec.shape.as_list()) for key, spec in signatures[name].structured_outputs.items()} == {
-            key: (tf.int32, [None, EXPORT_SEQ_LENGTH]) for key in PACKED
-        }
+        assert {
+            key: (spec.dtype, spec.shape.as_list()) for key, spec in signatures[name].structured_outputs.items()
+        } == {key: (tf.int32, [None, EXPORT_SEQ_LENGTH]) for key in PACKED}
 
 
 def test_saved_model_cli_shows_the_serving_signatures(exported_preprocessor):
@@ -202,11 +216,19 @@ def test_saved_model_cli_shows_the_serving_signatures(exported_preprocessor):
     shown = subprocess.run(
         ["saved_model_cli", "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True, check=True
     ).stdout
-    for expected in ("signature_def['serving_default']", "signature_def['serving_pair']", "name: serving_default_text:0",
-                     "name: serving_pair_text_a:0", "name: serving_pair_text_b:0"):
+    for expected in (
+        "signature_def['serving_default']",
+        "signature_def['serving_pair']",
+        "name: serving_default_text:0",
+        "name: serving_pair_text_a:0",
+        "name: serving_pair_text_b:0",
+    ):
         assert expected in shown
     for output in PACKED:
-        assert f"outputs['{output}'] tensor_info:\n        dtype: DT_INT32\n        shape: (-1, {EXPORT_SEQ_LENGTH})" in shown
+        assert (
+            f"outputs['{output}'] tensor_info:\n        dtype: DT_INT32\n        shape: (-1, {EXPORT_SEQ_LENGTH})"
+            in shown
+        )
 
 
 RELOAD_SCRIPT = """
@@ -235,8 +257,13 @@ def test_reloads_in_a_process_with_only_tensorflow_text(exported_preprocessor, h
         exports[family] = (str(exported_preprocessor(family)[0]), sample, ids)
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     completed = subprocess.run(
-        [sys.executable, "-c", RELOAD_SCRIPT], input=json.dumps(exports), capture_output=True, text=True,
-        cwd="/", env=environment, check=True,
+        [sys.executable, "-c", RELOAD_SCRIPT],
+        input=json.dumps(exports),
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env=environment,
+        check=True,
     )
     results = json.loads(completed.stdout.strip().splitlines()[-1])
     assert results.pop("modules") == []
@@ -276,8 +303,10 @@ def test_a_reloaded_preprocessor_saved_again_still_works(family, exported_prepro
     shutil.rmtree(copy)
     again, hf, sample = tf.saved_model.load(str(tmp_path / "again")), hf_tokenizer(family), lines[:40]
     assert_inputs_equal(again(tf.constant(sample)), hf_inputs(hf, sample))
-    assert_inputs_equal(again.signatures["serving_pair"](text_a=tf.constant(sample), text_b=tf.constant(sample)),
-                        hf_inputs(hf, sample, sample))
+    assert_inputs_equal(
+        again.signatures["serving_pair"](text_a=tf.constant(sample), text_b=tf.constant(sample)),
+        hf_inputs(hf, sample, sample),
+    )
     ids = hf(sample, add_special_tokens=False)["input_ids"]
     tokens = tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, row_splits_dtype=tf.int64)
     assert_inputs_equal(again.bert_pack_inputs([tokens, tokens], seq_length=16), hf_inputs(hf, sample, sample, 16))

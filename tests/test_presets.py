@@ -1,4 +1,5 @@
 """Built-in presets: each builds with the parameter count printed in the seed tables."""
+
 from __future__ import annotations
 
 import gc
@@ -9,8 +10,14 @@ import re
 import numpy as np
 import pytest
 
-from hubexport.encoders import (AlbertBackbone, BertBackbone, ElectraBackbone, EncoderBackbone,
-                                RobertaBackbone, XLMRobertaBackbone)
+from hubexport.encoders import (
+    AlbertBackbone,
+    BertBackbone,
+    ElectraBackbone,
+    EncoderBackbone,
+    RobertaBackbone,
+    XLMRobertaBackbone,
+)
 from hubexport.encoders.presets import all_presets, table_parameter_count
 from hubexport.errors import ConfigError
 
@@ -60,24 +67,38 @@ def test_family_classes_list_their_own_presets_and_refuse_others():
 
 
 def test_from_preset_overrides_and_local_directory_round_trip(tmp_path):
-    model = ElectraBackbone.from_preset("electra_small_generator_uncased_en", load_weights=False,
-                                        num_layers=2, dropout=0.0)
+    model = ElectraBackbone.from_preset(
+        "electra_small_generator_uncased_en", load_weights=False, num_layers=2, dropout=0.0
+    )
     assert isinstance(model, ElectraBackbone) and model.config.num_layers == 2
     model.save_to_preset(tmp_path / "preset")
     restored = EncoderBackbone.from_preset(str(tmp_path / "preset"))
     assert isinstance(restored, ElectraBackbone)
-    inputs = {"token_ids": np.array([[5, 6, 7, 0]]), "padding_mask": np.array([[1, 1, 1, 0]]),
-              "segment_ids": np.zeros((1, 4), int)}
+    inputs = {
+        "token_ids": np.array([[5, 6, 7, 0]]),
+        "padding_mask": np.array([[1, 1, 1, 0]]),
+        "segment_ids": np.zeros((1, 4), int),
+    }
     np.testing.assert_array_equal(model(inputs)["sequence_output"], restored(inputs)["sequence_output"])
 
 
 def test_constructor_arguments_follow_the_seed_pages():
-    albert = AlbertBackbone(vocabulary_size=50, num_layers=4, num_heads=2, embedding_dim=8, hidden_dim=16,
-                            intermediate_dim=32, num_groups=2, num_inner_repetitions=2, num_segments=3)
+    albert = AlbertBackbone(
+        vocabulary_size=50,
+        num_layers=4,
+        num_heads=2,
+        embedding_dim=8,
+        hidden_dim=16,
+        intermediate_dim=32,
+        num_groups=2,
+        num_inner_repetitions=2,
+        num_segments=3,
+    )
     assert len(albert.blocks) == 4 and albert.config.num_segments == 3 and albert.config.dropout == 0.0
     assert albert.token_embedding.output_dim == 8
-    electra = ElectraBackbone(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=16,
-                              intermediate_dim=32)
+    electra = ElectraBackbone(
+        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=16, intermediate_dim=32
+    )
     assert electra.embeddings.projection is None and electra.token_embedding.input_dim == 50
     with pytest.raises(ConfigError, match="divisible"):
         BertBackbone(vocabulary_size=50, num_layers=2, num_heads=3, hidden_dim=16, intermediate_dim=32)

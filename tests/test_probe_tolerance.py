@@ -1,4 +1,5 @@
 """The export probe's tolerance: float32 bounds every element; bfloat16 bounds the mean difference."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ reach its other branches: ASCII characters the model does not know (runs of them
 fallback (such models are never cut; unknown characters become byte pieces). The reference is
 `XLMRobertaTokenizer`, which runs the sentencepiece library on the same model file.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -32,12 +33,11 @@ EXTRA_LINES = [
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
-def variant(
-    request, tmp_path_factory, training_text_file
-) -> tuple[str, pathlib.Path, XLMRobertaTokenizer]:
+def variant(request, tmp_path_factory, training_text_file) -> tuple[str, pathlib.Path, XLMRobertaTokenizer]:
     """A 3,000-piece BPE model in XLM-R's layout, trained on lines without `UNSEEN_ASCII`."""
     lines = [
-        line for line in evenly_spaced_lines(training_text_file, TRAINING_LINES)
+        line
+        for line in evenly_spaced_lines(training_text_file, TRAINING_LINES)
         if not any(c in line for c in UNSEEN_ASCII)
     ]
     prefix = tmp_path_factory.mktemp(request.param) / "bpe"
@@ -60,10 +60,7 @@ def variant(
 
 def test_ids_match_the_slow_tokenizer(variant, parity_lines):
     name, model_file, slow = variant
-    lines = [
-        line for line in parity_lines + EXTRA_LINES
-        if not any(t in line for t in slow.all_special_tokens)
-    ]
+    lines = [line for line in parity_lines + EXTRA_LINES if not any(t in line for t in slow.all_special_tokens)]
     expected = [slow.encode(line, add_special_tokens=False) for line in lines]
     tokenize = tf.function(
         XlmRobertaSentencePieceTokenizer(str(model_file)).tokenize,

@@ -6,6 +6,7 @@ Lines holding a literal special-token string ("[CLS]", "<s>", ...) are left out 
 splits those out as control tokens, hubexport tokenizes them as plain text (documented decision,
 as Model Garden does).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,6 @@ import pytest
 import sentencepiece as spm
 import tensorflow as tf
 from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 from transformers import (
     AlbertTokenizer,
     AlbertTokenizerFast,
@@ -48,9 +48,7 @@ class TokenizerModule(tf.Module):
         super().__init__()
         self.tokenizer = tokenizer
         self.tokenize = tf.function(tokenizer.tokenize, input_signature=STRING_BATCH)
-        self.tokenize_with_offsets = tf.function(
-            tokenizer.tokenize_with_offsets, input_signature=STRING_BATCH
-        )
+        self.tokenize_with_offsets = tf.function(tokenizer.tokenize_with_offsets, input_signature=STRING_BATCH)
         self.detokenize = tf.function(tokenizer.detokenize, input_signature=ID_BATCH)
 
 
@@ -69,10 +67,7 @@ class Case:
         that appear only once HF lowercased the text ("<UNK>" for ALBERT)."""
         lowercase = getattr(self.slow, "do_lower_case", False)
         specials = self.slow.all_special_tokens
-        return [
-            line for line in lines
-            if not any(t in line or (lowercase and t in line.lower()) for t in specials)
-        ]
+        return [line for line in lines if not any(t in line or (lowercase and t in line.lower()) for t in specials)]
 
     def reference_ids(self, lines: list[str]) -> list[list[int]]:
         return [self.slow.encode(line, add_special_tokens=False) for line in lines]
@@ -100,7 +95,11 @@ def _case(name, directory, model_name, slow_class, fast_class, make) -> Case:
 @pytest.fixture(scope="module")
 def albert(albert_tokenizer_dir) -> Case:
     return _case(
-        "albert", albert_tokenizer_dir, "spiece.model", AlbertTokenizer, AlbertTokenizerFast,
+        "albert",
+        albert_tokenizer_dir,
+        "spiece.model",
+        AlbertTokenizer,
+        AlbertTokenizerFast,
         AlbertSentencePieceTokenizer,
     )
 
@@ -108,8 +107,12 @@ def albert(albert_tokenizer_dir) -> Case:
 @pytest.fixture(scope="module")
 def xlm_roberta(xlm_roberta_tokenizer_dir) -> Case:
     return _case(
-        "xlm_roberta", xlm_roberta_tokenizer_dir, "sentencepiece.bpe.model", XLMRobertaTokenizer,
-        XLMRobertaTokenizerFast, XlmRobertaSentencePieceTokenizer,
+        "xlm_roberta",
+        xlm_roberta_tokenizer_dir,
+        "sentencepiece.bpe.model",
+        XLMRobertaTokenizer,
+        XLMRobertaTokenizerFast,
+        XlmRobertaSentencePieceTokenizer,
     )
 
 
@@ -181,10 +184,7 @@ def test_xlm_roberta_offsets_are_sentencepieces_own(xlm_roberta, parity_lines):
     """On lines whose only whitespace is U+0020, the offsets are those sentencepiece reports.
     (Words are split at U+0020 only, so a tab or other space next to a word is counted in that
     word's first piece: a documented difference.)"""
-    lines = [
-        line for line in xlm_roberta.usable(parity_lines)
-        if not any(c.isspace() and c != " " for c in line)
-    ]
+    lines = [line for line in xlm_roberta.usable(parity_lines) if not any(c.isspace() and c != " " for c in line)]
     assert len(lines) > 4500
     processor = spm.SentencePieceProcessor(model_file=str(xlm_roberta.model_file))
     _, starts, ends = xlm_roberta.module.tokenize_with_offsets(tf.constant(lines))
@@ -198,8 +198,10 @@ def test_detokenize_matches_hf_decode(case, lines_and_ids):
     rng = random.Random(0)
     special = case.slow.all_special_ids
     random_ids = [
-        [rng.choice(special) if rng.random() < 0.3 else rng.randrange(case.slow.vocab_size)
-         for _ in range(rng.randrange(0, 12))]
+        [
+            rng.choice(special) if rng.random() < 0.3 else rng.randrange(case.slow.vocab_size)
+            for _ in range(rng.randrange(0, 12))
+        ]
         for _ in range(500)
     ]
     sequences = expected + random_ids
@@ -211,8 +213,7 @@ def test_detokenize_matches_hf_decode(case, lines_and_ids):
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-text=utf8_text(extra=TRICKY, max_size=48))
+@given(text=utf8_text(extra=TRICKY, max_size=48))
 def test_random_text_matches_the_slow_tokenizer(case, text):
     assume(case.usable([text]))
     expected = case.slow.encode(text, add_special_tokens=False)
@@ -264,7 +265,11 @@ def test_saved_model_round_trip_without_the_sources(albert, xlm_roberta, parity_
     lines = albert.usable(xlm_roberta.usable(parity_lines))[::25]
     result = subprocess.run(
         [sys.executable, "-c", RELOAD_SCRIPT, json.dumps(saves)],
-        input=json.dumps(lines), capture_output=True, text=True, cwd=tmp_path, check=True,
+        input=json.dumps(lines),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
     )
     out = json.loads(result.stdout)
     for case in cases:

@@ -4,6 +4,7 @@ The program is compiled here with gcc against the C API headers and shared libra
 tensorflow wheel ships, then run on the session's end-to-end exports; its embeddings must equal
 the ones Python computes.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -37,10 +38,26 @@ def embed_program(tmp_path_factory) -> pathlib.Path:
     assert [library.name for library in with_loader] == ["libtensorflow_cc.so.2"]
     program = tmp_path_factory.mktemp("c_api") / "embed"
     subprocess.run(
-        ["gcc", "-O2", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", str(SOURCE),
-         "-o", str(program), f"-I{include_dir}", f"-L{lib_dir}", *(f"-l:{library.name}" for library in libraries),
-         f"-Wl,-rpath,{lib_dir}"],
-        check=True, capture_output=True, text=True)
+        [
+            "gcc",
+            "-O2",
+            "-std=c11",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            str(SOURCE),
+            "-o",
+            str(program),
+            f"-I{include_dir}",
+            f"-L{lib_dir}",
+            *(f"-l:{library.name}" for library in libraries),
+            f"-Wl,-rpath,{lib_dir}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return program
 
 
@@ -73,7 +90,9 @@ def test_c_program_embeddings_equal_python(family, embed_program, end_to_end_cas
     assert np.max(np.abs(from_c - expected)) <= 1e-5
 
 
-def test_c_program_prints_other_outputs_and_needs_the_text_op_library(embed_program, end_to_end_case, loaded_end_to_end):
+def test_c_program_prints_other_outputs_and_needs_the_text_op_library(
+    embed_program, end_to_end_case, loaded_end_to_end
+):
     export, texts = end_to_end_case("wordpiece").export.path, ["a short text", "and a second, longer one"]
     completed = run_embed(embed_program, export, texts, required_text_ops(export), "-o", "pooled_output")
     assert completed.returncode == 0, completed.stderr[-2000:]

@@ -1,4 +1,5 @@
 """TF Serving conventions of the end-to-end export: versions, models.config, commands, warm-up."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,15 @@ def test_export_is_version_one_with_models_config_beside_it(family, end_to_end_c
     export = end_to_end_case(family).export
     assert export.path == export.base_dir / "1" and export.version == 1
     assert sorted(p.name for p in export.base_dir.iterdir()) == ["1", "models.config", "serving_commands.txt"]
-    config = text_format.Parse((export.base_dir / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
+    config = text_format.Parse(
+        (export.base_dir / "models.config").read_text(), model_server_config_pb2.ModelServerConfig()
+    )
     (entry,) = config.model_config_list.config
-    assert (entry.name, entry.base_path, entry.model_platform) == (export.model_name, str(export.base_dir), "tensorflow")
+    assert (entry.name, entry.base_path, entry.model_platform) == (
+        export.model_name,
+        str(export.base_dir),
+        "tensorflow",
+    )
     assert export.model_name == f"{family}_embedder"
 
 
@@ -73,8 +80,10 @@ def test_serving_commands_point_at_the_export_and_its_requests_run(end_to_end_ca
 
 
 def parse_warmup_file(path: pathlib.Path) -> list[prediction_log_pb2.PredictionLog]:
-    return [prediction_log_pb2.PredictionLog.FromString(record)
-            for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+    return [
+        prediction_log_pb2.PredictionLog.FromString(record)
+        for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()
+    ]
 
 
 @pytest.mark.parametrize("family", ["wordpiece", "roberta"])

@@ -1,4 +1,5 @@
 """The suite's hypothesis setup: text strategies draw only valid UTF-8, and CI runs derandomized."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Finding tokenizer files: detection on each family's Hugging Face directory, and clear errors."""
+
 from __future__ import annotations
 
 import gc
@@ -59,15 +60,24 @@ def test_loaded_tokenizer_has_hugging_face_special_tokens(family, family_dir, hf
     tokenizer, hf = load_tokenizer(family_dir(family)), hf_tokenizer(family)
     special = tokenizer.special_tokens
     assert (special.start_id, special.end_id, special.padding_id, special.unknown_id, special.mask_id) == (
-        hf.cls_token_id, hf.sep_token_id, hf.pad_token_id, hf.unk_token_id, hf.mask_token_id
+        hf.cls_token_id,
+        hf.sep_token_id,
+        hf.pad_token_id,
+        hf.unk_token_id,
+        hf.mask_token_id,
     )
     assert tokenizer.vocab_size == len(hf)
     assert tokenizer.packing_style == ("roberta" if family in ("xlm_roberta", "roberta") else "bert")
 
 
-def test_explicit_files_detect_family_and_casing(bert_uncased_tokenizer_dir, bert_cased_tokenizer_dir,
-                                                 albert_tokenizer_dir, xlm_roberta_tokenizer_dir,
-                                                 roberta_tokenizer_dir, tmp_path):
+def test_explicit_files_detect_family_and_casing(
+    bert_uncased_tokenizer_dir,
+    bert_cased_tokenizer_dir,
+    albert_tokenizer_dir,
+    xlm_roberta_tokenizer_dir,
+    roberta_tokenizer_dir,
+    tmp_path,
+):
     uncased = describe_tokenizer(vocab_file=bert_uncased_tokenizer_dir / "vocab.txt", scratch=tmp_path)
     cased = describe_tokenizer(vocab_file=bert_cased_tokenizer_dir / "vocab.txt", scratch=tmp_path)
     assert (uncased.family, uncased.options["lowercase"]) == ("wordpiece", True)
@@ -79,12 +89,16 @@ def test_explicit_files_detect_family_and_casing(bert_uncased_tokenizer_dir, ber
     xlmr = describe_tokenizer(sp_model_file=xlm_roberta_tokenizer_dir / "sentencepiece.bpe.model", scratch=tmp_path)
     assert (xlmr.family, xlmr.options) == ("xlm_roberta", {})
     bpe = describe_tokenizer(
-        vocab_file=roberta_tokenizer_dir / "vocab.json", merges_file=roberta_tokenizer_dir / "merges.txt", scratch=tmp_path
+        vocab_file=roberta_tokenizer_dir / "vocab.json",
+        merges_file=roberta_tokenizer_dir / "merges.txt",
+        scratch=tmp_path,
     )
     assert (bpe.family, bpe.files["merges_file"].name) == ("byte_level_bpe", "merges.txt")
 
 
-def test_tokenizer_json_alone_is_extracted_to_the_classic_files(bert_cased_tokenizer_dir, roberta_tokenizer_dir, tmp_path):
+def test_tokenizer_json_alone_is_extracted_to_the_classic_files(
+    bert_cased_tokenizer_dir, roberta_tokenizer_dir, tmp_path
+):
     wordpiece_dir = copy_files(bert_cased_tokenizer_dir, tmp_path / "wp", ["tokenizer.json"])
     spec = describe_tokenizer(wordpiece_dir, scratch=tmp_path)
     assert spec.family == "wordpiece" and spec.options["lowercase"] is False
@@ -100,7 +114,9 @@ def test_tokenizer_json_alone_is_extracted_to_the_classic_files(bert_cased_token
     assert spec.files["merges_file"].read_text(encoding="utf-8").splitlines()[1:] == original_merges[1:]
 
 
-def test_vocabulary_extracted_from_tokenizer_json_travels_as_an_asset(bert_uncased_tokenizer_dir, parity_lines, tmp_path):
+def test_vocabulary_extracted_from_tokenizer_json_travels_as_an_asset(
+    bert_uncased_tokenizer_dir, parity_lines, tmp_path
+):
     source = copy_files(bert_uncased_tokenizer_dir, tmp_path / "only_json", ["tokenizer.json"])
     before = scratch_dirs()
     module = tf.Module()
@@ -134,18 +150,23 @@ def bad_dirs(tmp_path, albert_tokenizer_dir, roberta_tokenizer_dir):
     fast.backend_tokenizer.save(str(dirs["unigram_json_only"] / "tokenizer.json"))
     dirs["broken_config"] = copy_files(roberta_tokenizer_dir, tmp_path / "broken", ["vocab.json", "merges.txt"])
     (dirs["broken_config"] / "tokenizer_config.json").write_text("{not json")
-    dirs["roberta_without_merges"] = copy_files(roberta_tokenizer_dir, tmp_path / "nomerges", ["vocab.json", "tokenizer_config.json"])
+    dirs["roberta_without_merges"] = copy_files(
+        roberta_tokenizer_dir, tmp_path / "nomerges", ["vocab.json", "tokenizer_config.json"]
+    )
     return dirs
 
 
-@pytest.mark.parametrize("name, message", [
-    ("empty", r"found no known tokenizer file; expected vocab.txt"),
-    ("gpt2", r"tokenizer_config.json: tokenizer_class GPT2Tokenizer is not supported"),
-    ("albert_without_model", r"has no spiece.model"),
-    ("unigram_json_only", r"found tokenizer.json with a Unigram model"),
-    ("broken_config", r"cannot read .*tokenizer_config.json"),
-    ("roberta_without_merges", r"has no vocab.json and merges.txt and no tokenizer.json with a BPE model"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("empty", r"found no known tokenizer file; expected vocab.txt"),
+        ("gpt2", r"tokenizer_config.json: tokenizer_class GPT2Tokenizer is not supported"),
+        ("albert_without_model", r"has no spiece.model"),
+        ("unigram_json_only", r"found tokenizer.json with a Unigram model"),
+        ("broken_config", r"cannot read .*tokenizer_config.json"),
+        ("roberta_without_merges", r"has no vocab.json and merges.txt and no tokenizer.json with a BPE model"),
+    ],
+)
 def test_bad_directories_raise_errors_naming_the_file(name, message, bad_dirs):
     with pytest.raises(TokenizerFilesError, match=message):
         load_tokenizer(bad_dirs[name])
@@ -162,8 +183,14 @@ def test_bad_flags_raise_errors_naming_the_flag(tmp_path, bert_uncased_tokenizer
         (dict(merges_file=merges), r"--merges_file needs --vocab_file"),
         (dict(sp_model_file=garbage), r"--sp_model_file .*garbage.model is not a SentencePiece model"),
         (dict(sp_model_file=garbage, vocab_file=vocab_json), r"either --sp_model_file or --vocab_file"),
-        (dict(tokenizer_dir=bert_uncased_tokenizer_dir, vocab_file=vocab_json), r"either --tokenizer_dir or --vocab_file"),
-        (dict(tokenizer_dir=roberta_tokenizer_dir, do_lower_case=True), r"--do_lower_case does not apply to byte-level BPE"),
+        (
+            dict(tokenizer_dir=bert_uncased_tokenizer_dir, vocab_file=vocab_json),
+            r"either --tokenizer_dir or --vocab_file",
+        ),
+        (
+            dict(tokenizer_dir=roberta_tokenizer_dir, do_lower_case=True),
+            r"--do_lower_case does not apply to byte-level BPE",
+        ),
         ({}, r"pass --tokenizer_dir, --vocab_file"),
     ]
     for arguments, message in cases:

@@ -1,6 +1,7 @@
 """The in-graph WordPiece tokenizer against Hugging Face `BertTokenizerFast` (the reference):
 ids, byte offsets and detokenization on real text, normalization and splitting of every code
 point, canonical reordering of marks, random text, and a SavedModel round trip."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,12 +63,12 @@ HARD_LINES = [
     "İstanbul İİ ΣΑΣ ΌΣΟΣ ẞ ǅ ﬁ ﬃ",
     "\u3000ideographic\u00a0nbsp\u2028ls\u0085nel\u000bvt\u000cff\u200bzw\ufeffbom",
     "a\x00b\ufffdc\x7fd\u00ade",
-    "x\u0301\U0001D16D\u0316\U0001D165 a\U0001D16D\U0001D165 \u1F82\U0001E015\u0741",
-    "\U0001D160\U0001D165 \u0f73\u0f71 e\u0301\u0316\u0300 \ufb2c \u0344\u0345",
+    "x\u0301\U0001d16d\u0316\U0001d165 a\U0001d16d\U0001d165 \u1f82\U0001e015\u0741",
+    "\U0001d160\U0001d165 \u0f73\u0f71 e\u0301\u0316\u0300 \ufb2c \u0344\u0345",
     "한국어 텍스트 각 힣 \u1100\u1161\u11a8",
     "emoji 👨‍👩‍👧 flag 🏳️‍🌈 ok",
     "𝐀𝐁𝐂 ℌ ㎒ Ⅻ ½ ² ⑳",
-    "\U0002B820\U0002B920\U00030000 \U000E0041\U000E0100\U000F0000",
+    "\U0002b820\U0002b920\U00030000 \U000e0041\U000e0100\U000f0000",
     "tab\tnewline\ncarriage\rreturn",
     "¿Qué? ¡Sí! «guillemets» „quotes“ — dash … ellipsis",
 ]
@@ -91,9 +92,7 @@ def _pair(directory: pathlib.Path, lowercase: bool) -> Pair:
         hf=BertTokenizerFast.from_pretrained(str(directory)),
         tokenize=tf.function(ours.tokenize).get_concrete_function(STRINGS),
         tokenize_with_offsets=tf.function(ours.tokenize_with_offsets).get_concrete_function(STRINGS),
-        detokenize=tf.function(ours.detokenize).get_concrete_function(
-            tf.RaggedTensorSpec([None, None], tf.int32)
-        ),
+        detokenize=tf.function(ours.detokenize).get_concrete_function(tf.RaggedTensorSpec([None, None], tf.int32)),
     )
 
 
@@ -131,14 +130,9 @@ def ours_and_hf(pair: Pair, lines: list[str]):
     checking that `tokenize`, which skips the offset work, gives the same ids)."""
     ids, starts, ends = pair.tokenize_with_offsets(tf.constant(lines, tf.string))
     assert pair.tokenize(tf.constant(lines, tf.string)).to_list() == ids.to_list()
-    ours = [
-        (i, list(zip(s, e))) for i, s, e in zip(ids.to_list(), starts.to_list(), ends.to_list())
-    ]
+    ours = [(i, list(zip(s, e))) for i, s, e in zip(ids.to_list(), starts.to_list(), ends.to_list())]
     enc = pair.hf(lines, add_special_tokens=False, return_offsets_mapping=True)
-    theirs = [
-        (i, byte_offsets(line, o))
-        for line, i, o in zip(lines, enc["input_ids"], enc["offset_mapping"])
-    ]
+    theirs = [(i, byte_offsets(line, o)) for line, i, o in zip(lines, enc["input_ids"], enc["offset_mapping"])]
     return ours, theirs
 
 
@@ -208,12 +202,7 @@ def test_every_code_point_normalizes_and_splits_like_hf(config):
     """Each code point between letters and alone between spaces: the normalized words equal
     HF BertNormalizer + BertPreTokenizer's (a probe of the real Rust tables)."""
     normalizer, pre_tokenizer = _hf_normalizer(config), HFBertPreTokenizer()
-    chars = [
-        chr(c)
-        for first, end in PROBED_RANGES[config]
-        for c in range(first, end)
-        if not 0xD800 <= c <= 0xDFFF
-    ]
+    chars = [chr(c) for first, end in PROBED_RANGES[config] for c in range(first, end) if not 0xD800 <= c <= 0xDFFF]
     lines = [
         "".join(f"x{c}y {c} " for c in chars[i : i + CODE_POINTS_PER_LINE])
         for i in range(0, len(chars), CODE_POINTS_PER_LINE)
@@ -264,16 +253,12 @@ def test_canonical_reordering_of_marks_like_hf(config):
     """Runs of combining marks (kept and stripped), decomposing characters and starters: words
     and their source offsets equal HF's, whose NFD reorders marks and re-derives alignments."""
     marks = [
-        c
-        for first, last, _ in bert_codec.decode_values(bert_data.COMBINING_CLASSES)
-        for c in range(first, last + 1)
+        c for first, last, _ in bert_codec.decode_values(bert_data.COMBINING_CLASSES) for c in range(first, last + 1)
     ]
     pool = marks + [0x1D15E, 0x1D160, 0x1E9E, 0x130, 0xE9, 0x41, 0x20, 0x3B, 0xE31, 0xF900, 0xAC01,
                     0x1F82, 0x344, 0xF73, 0x0, 0xAD, 0x3000, 0x4E00]  # fmt: skip
     rng = random.Random(1)
-    lines = [
-        "".join(chr(rng.choice(pool)) for _ in range(rng.randint(1, 12))) for _ in range(3000)
-    ]
+    lines = ["".join(chr(rng.choice(pool)) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
     normalizer, pre_tokenizer = _hf_normalizer(config), HFBertPreTokenizer()
     result = BertPreTokenizer(*NORMALIZER_CONFIGS[config]).split(tf.constant(lines))
     words = iter(
@@ -294,8 +279,8 @@ def test_canonical_reordering_of_marks_like_hf(config):
 
 TRICKY = (
     list("aZé\u0301\u0316İΣς中豈한\u3000\u00a0\t\n \x00\x85\u200b\ufeff\u00ad.,'-#¿“”…")
-    + ["\U0001D165", "\U0001D16D", "\U0001D160", "\u1F82", "\U0001E015", "\u0F73"]
-    + ["\U0002B820", "\U0002B920"]
+    + ["\U0001d165", "\U0001d16d", "\U0001d160", "\u1f82", "\U0001e015", "\u0f73"]
+    + ["\U0002b820", "\U0002b920"]
 )
 RANDOM_TEXT = utf8_text(extra=TRICKY, max_size=80)
 
@@ -314,7 +299,7 @@ def test_random_text_cased(cased_pair, lines):
     assert_same_tokens(cased_pair, lines)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agreeing_text(config: tuple[bool, bool, bool]):
     """Lines of characters on which tf.text's fused op agrees with HF (the fast path), with some
     ASCII letters and spaces so that words have realistic lengths."""
@@ -400,9 +385,7 @@ def test_saved_model_round_trip(tmp_path, bert_uncased_tokenizer_dir, text_lines
     script = tmp_path / "reload.py"
     script.write_text(RELOAD_SCRIPT)
     command = [sys.executable, str(script), str(export), str(tmp_path / "lines.json")]
-    out = subprocess.run(
-        command + [str(tmp_path / "resaved")], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run(command + [str(tmp_path / "resaved")], capture_output=True, text=True, check=True)
     got = json.loads(out.stdout.splitlines()[-1])
     hf = BertTokenizerFast.from_pretrained(str(bert_uncased_tokenizer_dir))
     enc = hf(lines, add_special_tokens=False, return_offsets_mapping=True)

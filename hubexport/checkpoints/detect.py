@@ -1,4 +1,5 @@
 """Which format a --checkpoint path is: a Hugging Face model, a keras-hub preset, a TF checkpoint."""
+
 from __future__ import annotations
 
 import pathlib
@@ -6,7 +7,8 @@ import pathlib
 from hubexport.checkpoints.google_tf_import import checkpoint_prefix
 from hubexport.checkpoints.hf_config import read_json
 from hubexport.checkpoints.hf_weights import WEIGHT_FILES, weights_file
-from hubexport.checkpoints.keras_hub_import import WEIGHTS_FILE as KERAS_HUB_WEIGHTS, is_keras_hub_config
+from hubexport.checkpoints.keras_hub_import import WEIGHTS_FILE as KERAS_HUB_WEIGHTS
+from hubexport.checkpoints.keras_hub_import import is_keras_hub_config
 from hubexport.errors import CheckpointError
 
 HUGGINGFACE = "huggingface"
@@ -33,4 +35,5 @@ def detect_format(path: pathlib.Path) -> str:
     raise CheckpointError(
         f"cannot tell the format of --checkpoint {path}: expected a Hugging Face model directory (config.json "
         f"and one of {', '.join(WEIGHT_FILES)}), a keras-hub preset directory (config.json and "
-        f"{KERAS_HUB_WEIGHTS}) or a TF checkpoint (PREFIX.index or a directory holding one)")
+        f"{KERAS_HUB_WEIGHTS}) or a TF checkpoint (PREFIX.index or a directory holding one)"
+    )

@@ -4,6 +4,7 @@ An importer only names the checkpoint tensors of each part (`EmbeddingNames`, `B
 and says how its kernels are stored (`Layout`); the rules that land them in our weights, including
 the fused `[q | k | v]` attention projection, are built here once for every format.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,16 +92,19 @@ def model_weights(model: EncoderBackbone, mlm_head: keras.layers.Layer | None = 
 
 def dense_rules(names: Dense, target: str, layout: Layout, columns: Range | None = None) -> list[Rule]:
     """A plain dense layer (or a column block of a wider one)."""
-    return [Rule(names.kernel, f"{target}/kernel", transpose=layout is Layout.TORCH, columns=columns),
-            Rule(names.bias, f"{target}/bias", columns=columns)]
+    return [
+        Rule(names.kernel, f"{target}/kernel", transpose=layout is Layout.TORCH, columns=columns),
+        Rule(names.bias, f"{target}/bias", columns=columns),
+    ]
 
 
 def norm_rules(names: LayerNorm, target: str) -> list[Rule]:
     return [Rule(names.gamma, f"{target}/gamma"), Rule(names.beta, f"{target}/beta")]
 
 
-def embedding_rules(names: EmbeddingNames, config: EncoderConfig, layout: Layout,
-                    position_rows: Range | None = None) -> list[Rule]:
+def embedding_rules(
+    names: EmbeddingNames, config: EncoderConfig, layout: Layout, position_rows: Range | None = None
+) -> list[Rule]:
     """Token, position (into `position_rows` of our table, default all), segment, norm, projection.
 
     A format without a token-type table (`names.segment=None`) leaves our segment table to a ZeroFill.
@@ -121,16 +125,31 @@ def block_rules(names: BlockNames, target: str, config: EncoderConfig, layout: L
     for index, part in enumerate((names.query, names.key, names.value)):
         columns = (index * hidden, (index + 1) * hidden)
         if layout is Layout.KERAS_HUB:
-            rules += [Rule(part.kernel, f"{target}/self_attention/query_key_value/kernel", columns=columns,
-                           source_shape=(hidden, heads, hidden // heads)),
-                      Rule(part.bias, f"{target}/self_attention/query_key_value/bias", columns=columns,
-                           source_shape=(heads, hidden // heads))]
+            rules += [
+                Rule(
+                    part.kernel,
+                    f"{target}/self_attention/query_key_value/kernel",
+                    columns=columns,
+                    source_shape=(hidden, heads, hidden // heads),
+                ),
+                Rule(
+                    part.bias,
+                    f"{target}/self_attention/query_key_value/bias",
+                    columns=columns,
+                    source_shape=(heads, hidden // heads),
+                ),
+            ]
         else:
             rules += dense_rules(part, f"{target}/self_attention/query_key_value", layout, columns)
     if layout is Layout.KERAS_HUB:
-        rules += [Rule(names.attention_output.kernel, f"{target}/self_attention/attention_output/kernel",
-                       source_shape=(heads, hidden // heads, hidden)),
-                  Rule(names.attention_output.bias, f"{target}/self_attention/attention_output/bias")]
+        rules += [
+            Rule(
+                names.attention_output.kernel,
+                f"{target}/self_attention/attention_output/kernel",
+                source_shape=(heads, hidden // heads, hidden),
+            ),
+            Rule(names.attention_output.bias, f"{target}/self_attention/attention_output/bias"),
+        ]
     else:
         rules += dense_rules(names.attention_output, f"{target}/self_attention/attention_output", layout)
     rules += norm_rules(names.attention_norm, f"{target}/attention_layer_norm")

@@ -9,6 +9,7 @@ carries no architecture: it comes from a config file beside it (`bert_config.jso
 `albert_config.json` or `config.json`, Hugging Face keys and semantics, so "gelu" is erf GELU as
 transformers reads it) or from --preset / --config_file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,9 +19,19 @@ import numpy as np
 
 from hubexport import user_files
 from hubexport.checkpoints import pooled_output
-from hubexport.checkpoints.encoder_layout import (BlockNames, Dense, EmbeddingNames, LayerNorm, Layout,
-                                                  MaskedLMNames, block_path, block_rules, embedding_rules,
-                                                  masked_lm_rules, pooler_rules)
+from hubexport.checkpoints.encoder_layout import (
+    BlockNames,
+    Dense,
+    EmbeddingNames,
+    LayerNorm,
+    Layout,
+    MaskedLMNames,
+    block_path,
+    block_rules,
+    embedding_rules,
+    masked_lm_rules,
+    pooler_rules,
+)
 from hubexport.checkpoints.error_text import first_line
 from hubexport.checkpoints.hf_config import architecture_from, read_json
 from hubexport.checkpoints.imported import ImportedCheckpoint
@@ -32,8 +43,14 @@ from hubexport.errors import CheckpointError, ConfigError
 
 CONFIG_FILES = ("bert_config.json", "albert_config.json", "config.json")
 STATE_FILE = "checkpoint"  # names the latest checkpoint of a directory
-_TRAINING_STATE = {"adam_m", "adam_v", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1", "global_step",
-                   "temperature"}
+_TRAINING_STATE = {
+    "adam_m",
+    "adam_v",
+    "AdamWeightDecayOptimizer",
+    "AdamWeightDecayOptimizer_1",
+    "global_step",
+    "temperature",
+}
 _LM_HEAD_SCOPE = {"bert": "cls/predictions", "albert": "cls/predictions", "electra": "generator_predictions"}
 
 
@@ -63,8 +80,9 @@ class TFCheckpointTensors(TensorSource):
         try:
             return np.asarray(self._reader.get_tensor(name), dtype=np.float32)
         except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated data file
-            raise CheckpointError(f"cannot read tensor {name!r} of TF checkpoint {self.description}: "
-                                  f"{first_line(error)}") from None
+            raise CheckpointError(
+                f"cannot read tensor {name!r} of TF checkpoint {self.description}: {first_line(error)}"
+            ) from None
 
 
 def checkpoint_prefix(path: pathlib.Path) -> str | None:
@@ -92,8 +110,10 @@ def family_from_names(names: frozenset[str], source: str) -> str:
         return "albert"
     if any(name.startswith("bert/encoder/layer_0/") for name in names):
         return "bert"
-    raise CheckpointError(f"{source}: not a Google BERT, ALBERT or ELECTRA checkpoint "
-                          "(no bert/encoder/layer_0, bert/encoder/transformer/group_0 or electra/embeddings)")
+    raise CheckpointError(
+        f"{source}: not a Google BERT, ALBERT or ELECTRA checkpoint "
+        "(no bert/encoder/layer_0, bert/encoder/transformer/group_0 or electra/embeddings)"
+    )
 
 
 def _dense(scope: str) -> Dense:
@@ -106,18 +126,28 @@ def _norm(scope: str) -> LayerNorm:
 
 def _bert_block(layer: str) -> BlockNames:
     return BlockNames(
-        query=_dense(f"{layer}/attention/self/query"), key=_dense(f"{layer}/attention/self/key"),
-        value=_dense(f"{layer}/attention/self/value"), attention_output=_dense(f"{layer}/attention/output/dense"),
-        attention_norm=_norm(f"{layer}/attention/output/LayerNorm"), intermediate=_dense(f"{layer}/intermediate/dense"),
-        output=_dense(f"{layer}/output/dense"), output_norm=_norm(f"{layer}/output/LayerNorm"))
+        query=_dense(f"{layer}/attention/self/query"),
+        key=_dense(f"{layer}/attention/self/key"),
+        value=_dense(f"{layer}/attention/self/value"),
+        attention_output=_dense(f"{layer}/attention/output/dense"),
+        attention_norm=_norm(f"{layer}/attention/output/LayerNorm"),
+        intermediate=_dense(f"{layer}/intermediate/dense"),
+        output=_dense(f"{layer}/output/dense"),
+        output_norm=_norm(f"{layer}/output/LayerNorm"),
+    )
 
 
 def _albert_block(layer: str) -> BlockNames:
     return BlockNames(
-        query=_dense(f"{layer}/attention_1/self/query"), key=_dense(f"{layer}/attention_1/self/key"),
-        value=_dense(f"{layer}/attention_1/self/value"), attention_output=_dense(f"{layer}/attention_1/output/dense"),
-        attention_norm=_norm(f"{layer}/LayerNorm"), intermediate=_dense(f"{layer}/ffn_1/intermediate/dense"),
-        output=_dense(f"{layer}/ffn_1/intermediate/output/dense"), output_norm=_norm(f"{layer}/LayerNorm_1"))
+        query=_dense(f"{layer}/attention_1/self/query"),
+        key=_dense(f"{layer}/attention_1/self/key"),
+        value=_dense(f"{layer}/attention_1/self/value"),
+        attention_output=_dense(f"{layer}/attention_1/output/dense"),
+        attention_norm=_norm(f"{layer}/LayerNorm"),
+        intermediate=_dense(f"{layer}/ffn_1/intermediate/dense"),
+        output=_dense(f"{layer}/ffn_1/intermediate/output/dense"),
+        output_norm=_norm(f"{layer}/LayerNorm_1"),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,12 +158,16 @@ class _Tower:
     scope: str
 
     def embedding_names(self, family: str) -> EmbeddingNames:
-        projection = ("bert/encoder/embedding_hidden_mapping_in" if family == "albert"
-                      else f"{self.scope}/embeddings_project")
+        projection = (
+            "bert/encoder/embedding_hidden_mapping_in" if family == "albert" else f"{self.scope}/embeddings_project"
+        )
         return EmbeddingNames(
-            token=f"{self.embeddings}/word_embeddings", position=f"{self.embeddings}/position_embeddings",
-            segment=f"{self.embeddings}/token_type_embeddings", norm=_norm(f"{self.embeddings}/LayerNorm"),
-            projection=_dense(projection))
+            token=f"{self.embeddings}/word_embeddings",
+            position=f"{self.embeddings}/position_embeddings",
+            segment=f"{self.embeddings}/token_type_embeddings",
+            norm=_norm(f"{self.embeddings}/LayerNorm"),
+            projection=_dense(projection),
+        )
 
     def block_names(self, family: str, group: int, repetition: int) -> BlockNames:
         if family == "albert":
@@ -147,9 +181,12 @@ def _electra_tower(tensors: TensorSource, config: EncoderConfig, prefer_generato
 
     def fits(scope: str) -> bool:
         query = f"{scope}/encoder/layer_0/attention/self/query/kernel"
-        return (query in names and tensors.shape(query) == (config.hidden_dim,) * 2
-                and f"{scope}/encoder/layer_{config.num_layers - 1}/output/dense/kernel" in names
-                and f"{scope}/encoder/layer_{config.num_layers}/output/dense/kernel" not in names)
+        return (
+            query in names
+            and tensors.shape(query) == (config.hidden_dim,) * 2
+            and f"{scope}/encoder/layer_{config.num_layers - 1}/output/dense/kernel" in names
+            and f"{scope}/encoder/layer_{config.num_layers}/output/dense/kernel" not in names
+        )
 
     shared = "generator/embeddings" if "generator/embeddings/word_embeddings" in names else "electra/embeddings"
     candidates = [_Tower("electra/embeddings", "electra"), _Tower(shared, "generator")]
@@ -158,8 +195,10 @@ def _electra_tower(tensors: TensorSource, config: EncoderConfig, prefer_generato
     for tower in candidates:
         if fits(tower.scope):
             return tower
-    raise CheckpointError(f"neither the ELECTRA discriminator (electra/) nor the generator (generator/) in the "
-                          f"checkpoint has {config.num_layers} layers of width {config.hidden_dim}")
+    raise CheckpointError(
+        f"neither the ELECTRA discriminator (electra/) nor the generator (generator/) in the "
+        f"checkpoint has {config.num_layers} layers of width {config.hidden_dim}"
+    )
 
 
 def _known_unused(family: str, tower: _Tower) -> list[KnownUnused]:
@@ -168,9 +207,14 @@ def _known_unused(family: str, tower: _Tower) -> list[KnownUnused]:
         known.append(KnownUnused("pre-training heads", lambda name: name.startswith("cls/")))
     else:
         other = "generator" if tower.scope == "electra" else "electra"
-        known.append(KnownUnused("the other ELECTRA tower and heads",
-                                 lambda name: name.startswith((f"{other}/", "discriminator_predictions/",
-                                                               "generator_predictions/", "generator/embeddings/"))))
+        known.append(
+            KnownUnused(
+                "the other ELECTRA tower and heads",
+                lambda name: name.startswith(
+                    (f"{other}/", "discriminator_predictions/", "generator_predictions/", "generator/embeddings/")
+                ),
+            )
+        )
     return known
 
 
@@ -178,8 +222,9 @@ def _plan(family: str, config: EncoderConfig, tower: _Tower, with_mlm: bool) -> 
     rules = embedding_rules(tower.embedding_names(family), config, Layout.TF)
     for group in range(config.resolved_num_groups):
         for repetition in range(config.num_inner_repetitions):
-            rules += block_rules(tower.block_names(family, group, repetition), block_path(group, repetition),
-                                 config, Layout.TF)
+            rules += block_rules(
+                tower.block_names(family, group, repetition), block_path(group, repetition), config, Layout.TF
+            )
     if config.pooler == "dense_tanh":
         rules += pooler_rules(_dense("bert/pooler/dense"), Layout.TF)
     if with_mlm:
@@ -197,11 +242,14 @@ def _architecture(prefix: str, family: str, given: EncoderConfig | None) -> tupl
         if (directory / name).is_file():
             return architecture_from(read_json(directory / name), family, str(directory / name)).config, True
     if given is None:
-        raise ConfigError(f"the TF checkpoint {prefix} has no config file beside it ({', '.join(CONFIG_FILES)}): "
-                          "pass --preset or --config_file for its architecture")
+        raise ConfigError(
+            f"the TF checkpoint {prefix} has no config file beside it ({', '.join(CONFIG_FILES)}): "
+            "pass --preset or --config_file for its architecture"
+        )
     if given.family != family:
-        raise ConfigError(f"the TF checkpoint {prefix} holds a {family} model, but the given architecture is "
-                          f"{given.family}")
+        raise ConfigError(
+            f"the TF checkpoint {prefix} holds a {family} model, but the given architecture is {given.family}"
+        )
     return given, False
 
 
@@ -214,14 +262,21 @@ def import_google_tf(path: pathlib.Path, given: EncoderConfig | None, prefer_gen
     names = tensors.names()
     family = family_from_names(names, prefix)
     config, own_config = _architecture(prefix, family, given)
-    tower = (_electra_tower(tensors, config, prefer_generator) if family == "electra"
-             else _Tower("bert/embeddings", "bert"))
+    tower = (
+        _electra_tower(tensors, config, prefer_generator) if family == "electra" else _Tower("bert/embeddings", "bert")
+    )
     description = f"Google {family} TF checkpoint {prefix}" + (" (generator)" if tower.scope == "generator" else "")
     pooled = pooled_output.decide(family, "bert/pooler/dense/kernel" in names, description)
     config = pooled_output.with_pooler(config, pooled)
     head = _LM_HEAD_SCOPE[family]
     has_head = f"{head}/output_bias" in names and (family != "electra" or tower.scope == "generator")
     mlm = MaskedLMHeadSpec.for_config(config) if has_head else None
-    return ImportedCheckpoint(config=config, pooled_output=pooled, tensors=tensors, mlm=mlm,
-                              plan=lambda with_mlm: _plan(family, config, tower, with_mlm),
-                              description=description, has_own_config=own_config)
+    return ImportedCheckpoint(
+        config=config,
+        pooled_output=pooled,
+        tensors=tensors,
+        mlm=mlm,
+        plan=lambda with_mlm: _plan(family, config, tower, with_mlm),
+        description=description,
+        has_own_config=own_config,
+    )

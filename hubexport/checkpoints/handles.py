@@ -4,6 +4,7 @@ They are downloaded (or found in the local cache) with huggingface_hub / kaggleh
 a local directory; any failure (no network, unknown handle) is one CheckpointError line. Plain
 paths are returned as they are.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -22,9 +23,9 @@ HF_TORCH_PATTERNS = ["pytorch_model.bin*"]
 def resolve_checkpoint(handle: str) -> pathlib.Path:
     """A local path for `handle`, downloading hf:// and kaggle:// handles."""
     if handle.startswith(HF_SCHEME):
-        return _huggingface(handle, handle[len(HF_SCHEME):])
+        return _huggingface(handle, handle[len(HF_SCHEME) :])
     if handle.startswith(KAGGLE_SCHEME):
-        return _kaggle(handle, handle[len(KAGGLE_SCHEME):])
+        return _kaggle(handle, handle[len(KAGGLE_SCHEME) :])
     return pathlib.Path(handle).expanduser()
 
 
@@ -37,8 +38,9 @@ def _huggingface(handle: str, repo: str) -> pathlib.Path:
 
         path = pathlib.Path(snapshot_download(repo_id=repo_id, revision=revision or None, allow_patterns=HF_PATTERNS))
         if not any(path.glob("*.safetensors")) and not any(path.glob("*.weights.h5")):
-            path = pathlib.Path(snapshot_download(repo_id=repo_id, revision=revision or None,
-                                                  allow_patterns=HF_TORCH_PATTERNS))
+            path = pathlib.Path(
+                snapshot_download(repo_id=repo_id, revision=revision or None, allow_patterns=HF_TORCH_PATTERNS)
+            )
         return path
     except ImportError:
         raise CheckpointError(f"{handle}: downloading needs huggingface_hub (pip install huggingface_hub)") from None

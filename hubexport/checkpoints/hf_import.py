@@ -1,4 +1,5 @@
 """A Hugging Face model directory (config.json + weights) -> `ImportedCheckpoint`."""
+
 from __future__ import annotations
 
 import pathlib
@@ -23,7 +24,10 @@ def import_hf(model_dir: pathlib.Path) -> ImportedCheckpoint:
     pooled = pooled_output.decide(family, has_pooler(family, base_prefix(family, names), names), description)
     config = pooled_output.with_pooler(architecture.config, pooled)
     return ImportedCheckpoint(
-        config=config, pooled_output=pooled, tensors=tensors,
+        config=config,
+        pooled_output=pooled,
+        tensors=tensors,
         mlm=architecture.mlm if has_masked_lm_head(family, names) else None,
         plan=lambda with_mlm: hf_plan(family, config, names, with_mlm, architecture.mlm.tied),
-        description=description)
+        description=description,
+    )

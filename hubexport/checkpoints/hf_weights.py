@@ -4,6 +4,7 @@
 (or its shards) needs torch and is read with `torch.load(weights_only=True)`, which refuses to run
 pickled code. Legacy LayerNorm names (`gamma`/`beta`) are renamed as transformers does.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -53,12 +54,15 @@ def _sharded(index_path: pathlib.Path) -> TensorSource:
     if missing:
         raise CheckpointError(f"shard index {index_path} names missing files: {', '.join(missing)}")
     return MergedTensors(
-        [_open_file(index_path.parent / shard) for shard in shards], str(index_path),
-        lambda name: CheckpointError(f"tensor {name!r} appears in two shards of {index_path}"))
+        [_open_file(index_path.parent / shard) for shard in shards],
+        str(index_path),
+        lambda name: CheckpointError(f"tensor {name!r} appears in two shards of {index_path}"),
+    )
 
 
 def _weight_map(index_path: pathlib.Path) -> dict[str, str]:
     """The index's `weight_map` (tensor name -> shard file name), or CheckpointError naming the index."""
+
     def check(value: object, kinds: tuple[type, ...], key: str) -> object:
         return user_files.json_value(value, kinds, key=key, path=index_path, error=CheckpointError, what=SHARD_INDEX)
 
@@ -79,8 +83,7 @@ def _torch_file(path: pathlib.Path) -> TensorSource:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a corrupt or unsafe file
-        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {first_line(error)}") \
-            from None
+        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {first_line(error)}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} does not hold a state dict of tensors")
     return InMemoryTensors({name: _to_numpy(tensor) for name, tensor in state.items()}, str(path))

@@ -1,8 +1,9 @@
 """`ImportedCheckpoint`: what every format's importer hands to the loader."""
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from hubexport.checkpoints.pooled_output import PooledOutput
 from hubexport.checkpoints.tensors import TensorSource

@@ -3,6 +3,7 @@
 Resolves hf:// and kaggle:// handles, detects or takes the format, reads the architecture and
 tensors with the format's importer, builds our model and fills it through the strict assignment.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,8 +34,9 @@ class LoadedEncoder:
     imported: ImportedCheckpoint
 
 
-def read_checkpoint(checkpoint: str, checkpoint_format: str | None, given: EncoderConfig | None,
-                    with_mlm: bool) -> ImportedCheckpoint:
+def read_checkpoint(
+    checkpoint: str, checkpoint_format: str | None, given: EncoderConfig | None, with_mlm: bool
+) -> ImportedCheckpoint:
     """Architecture, tensors and weight plan of `checkpoint` (a path or an hf:// / kaggle:// handle)."""
     path = resolve_checkpoint(checkpoint)
     fmt = detect.detect_format(path) if checkpoint_format in (None, AUTO) else checkpoint_format
@@ -47,9 +49,11 @@ def read_checkpoint(checkpoint: str, checkpoint_format: str | None, given: Encod
     else:
         raise ConfigError(f"unknown checkpoint format {fmt!r}; known: {', '.join(detect.FORMATS)}")
     if with_mlm and imported.mlm is None:
-        raise CheckpointError(f"{imported.description} has no masked-LM head; exporting the MLM head needs a "
-                              "checkpoint saved with one (e.g. BertForMaskedLM, BertForPreTraining, "
-                              "ElectraForMaskedLM, or a Google pre-training checkpoint)")
+        raise CheckpointError(
+            f"{imported.description} has no masked-LM head; exporting the MLM head needs a "
+            "checkpoint saved with one (e.g. BertForMaskedLM, BertForPreTraining, "
+            "ElectraForMaskedLM, or a Google pre-training checkpoint)"
+        )
     return imported
 
 
@@ -62,7 +66,8 @@ def build_loaded(imported: ImportedCheckpoint, dtype: str, with_mlm: bool) -> Lo
         model = EncoderBackbone.from_config({"encoder_config": imported.config.to_dict(), "dtype": dtype})
         head = None
         if with_mlm:
-            head = MaskedLMHead(imported.config, imported.mlm, model.token_embedding, dtype=model.dtype_policy,
-                                name=MLM_HEAD)
+            head = MaskedLMHead(
+                imported.config, imported.mlm, model.token_embedding, dtype=model.dtype_policy, name=MLM_HEAD
+            )
     assign_weights(model_weights(model, head), imported.tensors, imported.plan(with_mlm))
     return LoadedEncoder(model, head, imported)

@@ -6,6 +6,7 @@ ignored). RoBERTa and XLM-R use the checkpoint's pooler where one exists, else t
 A BERT/ALBERT checkpoint saved without its pooler (e.g. from `BertForMaskedLM`) falls back to
 the first token, with a warning. The chosen policy and its reason go into the export metadata.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,10 +34,17 @@ def decide(family: str, checkpoint_has_pooler: bool, description: str) -> Pooled
     if checkpoint_has_pooler:
         return PooledOutput("dense_tanh", "the checkpoint's dense+tanh pooler on the first token")
     if family in ("roberta", "xlm_roberta"):
-        return PooledOutput("first_token", "the checkpoint has no pooler (as released RoBERTa/XLM-R "
-                                           "checkpoints): the first token's final hidden state")
-    warnings.warn(f"{description} has no pooler weights: pooled_output is the first token's final hidden state, "
-                  "not BERT/ALBERT's trained dense+tanh pooler", CheckpointWarning, stacklevel=3)
+        return PooledOutput(
+            "first_token",
+            "the checkpoint has no pooler (as released RoBERTa/XLM-R "
+            "checkpoints): the first token's final hidden state",
+        )
+    warnings.warn(
+        f"{description} has no pooler weights: pooled_output is the first token's final hidden state, "
+        "not BERT/ALBERT's trained dense+tanh pooler",
+        CheckpointWarning,
+        stacklevel=3,
+    )
     return PooledOutput("first_token", "the checkpoint has no pooler: the first token's final hidden state")
 
 

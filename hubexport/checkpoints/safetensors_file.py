@@ -4,6 +4,7 @@ The format is an 8-byte little-endian header length, a JSON header mapping each 
 dtype, shape and byte range, then the data. The header is validated up front so that a truncated or
 corrupt file fails with a CheckpointError naming the file and, where one is at fault, the tensor.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,16 @@ from hubexport.checkpoints.tensors import TensorSource
 from hubexport.errors import CheckpointError
 
 _NUMPY_DTYPES = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,
-    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": np.uint16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
 }
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 
@@ -67,20 +76,29 @@ class SafetensorsFile(TensorSource):
         return header, data_start
 
     def _validate(self, name: str, entry: object, data_size: int) -> None:
-        if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= set(entry)
-                and isinstance(entry["dtype"], str) and _int_list(entry["shape"]) and _int_list(entry["data_offsets"])
-                and len(entry["data_offsets"]) == 2):
+        if not (
+            isinstance(entry, dict)
+            and {"dtype", "shape", "data_offsets"} <= set(entry)
+            and isinstance(entry["dtype"], str)
+            and _int_list(entry["shape"])
+            and _int_list(entry["data_offsets"])
+            and len(entry["data_offsets"]) == 2
+        ):
             raise self._fail(f"tensor {name!r} has a malformed header entry")
         if entry["dtype"] not in _NUMPY_DTYPES:
             raise self._fail(f"tensor {name!r} has unsupported dtype {entry['dtype']!r}")
         begin, end = entry["data_offsets"]
         expected = math.prod(entry["shape"]) * np.dtype(_NUMPY_DTYPES[entry["dtype"]]).itemsize
         if end - begin != expected:
-            raise self._fail(f"tensor {name!r} has {end - begin} bytes, but {entry['dtype']} "
-                             f"{tuple(entry['shape'])} needs {expected}")
+            raise self._fail(
+                f"tensor {name!r} has {end - begin} bytes, but {entry['dtype']} "
+                f"{tuple(entry['shape'])} needs {expected}"
+            )
         if not 0 <= begin <= end <= data_size:
-            raise self._fail(f"tensor {name!r} lies past the end of the file (bytes {begin}..{end} "
-                             f"of a {data_size}-byte data section): the file is truncated")
+            raise self._fail(
+                f"tensor {name!r} lies past the end of the file (bytes {begin}..{end} "
+                f"of a {data_size}-byte data section): the file is truncated"
+            )
 
     def names(self) -> frozenset[str]:
         return frozenset(self._entries)

@@ -3,10 +3,11 @@
 Every format (safetensors, pytorch_model.bin, keras-hub weights, TF checkpoints) is read through
 this one interface, so the mapping and the strict assignment never depend on the file format.
 """
+
 from __future__ import annotations
 
 import abc
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

@@ -5,11 +5,12 @@ be used or belong to a known group of tensors the model does not need (task head
 state), which are listed in ONE warning; anything else is a CheckpointError naming the tensor.
 Nothing is assigned until the whole plan has been checked.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -107,8 +108,10 @@ def assign_weights(weights: Mapping[str, object], source: TensorSource, plan: We
     names = source.names()
     missing = [rule for rule in plan.rules if rule.source not in names]
     if missing:
-        raise CheckpointError(f"{source.description}: missing tensor {_listing([r.source for r in missing])} "
-                              f"(needed for {missing[0].target})")
+        raise CheckpointError(
+            f"{source.description}: missing tensor {_listing([r.source for r in missing])} "
+            f"(needed for {missing[0].target})"
+        )
     unknown_targets = sorted({rule.target for rule in plan.rules} - set(weights))
     if unknown_targets:
         raise RuntimeError(f"weight plan names weights the model does not have: {unknown_targets}")
@@ -118,8 +121,10 @@ def assign_weights(weights: Mapping[str, object], source: TensorSource, plan: We
         expected = _expected_source_shape(rule, _region_shape(shapes[rule.target], index))
         got = source.shape(rule.source)
         if got != expected:
-            raise CheckpointError(f"{source.description}: tensor {rule.source!r} has shape {got}, but the model "
-                                  f"needs {expected} (for {rule.target})")
+            raise CheckpointError(
+                f"{source.description}: tensor {rule.source!r} has shape {got}, but the model "
+                f"needs {expected} (for {rule.target})"
+            )
     _check_leftovers(names, plan, source.description)
     regions = {target: [] for target in shapes}
     for rule in plan.rules:
@@ -133,8 +138,10 @@ def assign_weights(weights: Mapping[str, object], source: TensorSource, plan: We
             raise CheckpointError(f"{source.description}: model weight {target} is {state} by the checkpoint")
     for duplicate in plan.duplicates:
         if duplicate.source in names and not np.array_equal(source.read(duplicate.source), source.read(duplicate.of)):
-            raise CheckpointError(f"{source.description}: tensor {duplicate.source!r} should be tied to "
-                                  f"{duplicate.of!r} but holds different values")
+            raise CheckpointError(
+                f"{source.description}: tensor {duplicate.source!r} should be tied to "
+                f"{duplicate.of!r} but holds different values"
+            )
     rules = {target: [] for target in shapes}
     for rule in plan.rules:
         rules[rule.target].append(rule)
@@ -149,9 +156,10 @@ def _coverage_counts(shape: tuple[int, ...], regions: list[tuple[slice, ...]]) -
     gives cells that each region covers entirely or not at all: one counter per cell is exact.
     """
     axes = sorted({0, len(shape) - 1}) if shape else []
-    cuts = {axis: sorted({0, shape[axis]} | {bound for index in regions
-                                             for bound in index[axis].indices(shape[axis])[:2]})
-            for axis in axes}
+    cuts = {
+        axis: sorted({0, shape[axis]} | {bound for index in regions for bound in index[axis].indices(shape[axis])[:2]})
+        for axis in axes
+    }
     counts = np.zeros([len(cuts[axis]) - 1 for axis in axes], np.int64)
     for index in regions:
         cells = []
@@ -190,9 +198,14 @@ def _check_leftovers(names: frozenset[str], plan: WeightPlan, description: str) 
         else:
             groups.setdefault(group, []).append(name)
     if unexpected:
-        raise CheckpointError(f"{description}: tensor {_listing(unexpected)} matches no weight of the model "
-                              "(is the checkpoint of another architecture?)")
+        raise CheckpointError(
+            f"{description}: tensor {_listing(unexpected)} matches no weight of the model "
+            "(is the checkpoint of another architecture?)"
+        )
     if groups:
         listed = "; ".join(f"{label}: {_listing(group)}" for label, group in groups.items())
-        warnings.warn(f"{description}: not exported ({sum(map(len, groups.values()))} tensors): {listed}",
-                      CheckpointWarning, stacklevel=3)
+        warnings.warn(
+            f"{description}: not exported ({sum(map(len, groups.values()))} tensors): {listed}",
+            CheckpointWarning,
+            stacklevel=3,
+        )

@@ -1,4 +1,5 @@
 """Keras 3 encoders for BERT, RoBERTa, XLM-RoBERTa, ALBERT and ELECTRA."""
+
 from hubexport.encoders.albert import AlbertBackbone
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.bert import BertBackbone
@@ -7,6 +8,11 @@ from hubexport.encoders.electra import ElectraBackbone
 from hubexport.encoders.roberta import RobertaBackbone, XLMRobertaBackbone
 
 __all__ = [
-    "AlbertBackbone", "BertBackbone", "ElectraBackbone", "EncoderBackbone", "EncoderConfig",
-    "RobertaBackbone", "XLMRobertaBackbone",
+    "AlbertBackbone",
+    "BertBackbone",
+    "ElectraBackbone",
+    "EncoderBackbone",
+    "EncoderConfig",
+    "RobertaBackbone",
+    "XLMRobertaBackbone",
 ]

@@ -3,9 +3,10 @@
 Checkpoints disagree (original BERT/ALBERT-v2 use the tanh form, RoBERTa and ELECTRA the erf
 form), so the choice is configuration; `from_hf_name` maps Hugging Face's `hidden_act` values.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 

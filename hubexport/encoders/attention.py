@@ -6,6 +6,7 @@ checkpoint import writes the three reference matrices side by side into it. Toke
 `[batch, heads, seq, head_dim]`, the key is read transposed by the matmul itself, and
 `scores * scale + bias` follows the batch matmul directly, the form oneDNN runs as one kernel.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,11 +37,14 @@ class SelfAttention(keras.layers.Layer):
         self.scale = 1.0 / math.sqrt(self.head_dim)
         init = normal(config.initializer_range)
         self.query_key_value = TokenDense(
-            3 * config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="query_key_value")
+            3 * config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="query_key_value"
+        )
         self.output_dense = TokenDense(
-            config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="attention_output")
+            config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="attention_output"
+        )
         self.probability_dropout = keras.layers.Dropout(
-            config.resolved_attention_dropout, dtype=self.dtype_policy, name="attention_probability_dropout")
+            config.resolved_attention_dropout, dtype=self.dtype_policy, name="attention_probability_dropout"
+        )
 
     def call(self, tokens, bias, batch, length, training=None):
         """`tokens` [batch * length, hidden] -> [batch * length, hidden]; `bias` [batch, 1, 1, length]."""
@@ -48,7 +52,8 @@ class SelfAttention(keras.layers.Layer):
         query, key, value = tf.unstack(tf.transpose(fused, (2, 0, 3, 1, 4)))
         scores = tf.cast(tf.matmul(query, key, transpose_b=True) * self.scale, tf.float32) + tf.cast(bias, tf.float32)
         probabilities = self.probability_dropout(
-            tf.cast(tf.nn.softmax(scores, axis=-1), self.compute_dtype), training=training)
+            tf.cast(tf.nn.softmax(scores, axis=-1), self.compute_dtype), training=training
+        )
         context = tf.transpose(tf.matmul(probabilities, value), (0, 2, 1, 3))
         # Reshaped to the shape of `tokens` (not (-1, hidden)) so that grappler can prove the residual
         # add that follows has equal shapes and fuses it into the output matmul.

@@ -5,6 +5,7 @@ It maps `token_ids`, `segment_ids` (optional) and `padding_mask` to `sequence_ou
 shared blocks here: `num_groups * num_inner_repetitions` blocks are stored, `num_layers` outputs
 are produced.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,7 +84,7 @@ class EncoderBackbone(keras.Model):
         repetitions = self.config.num_inner_repetitions
         for layer_index in range(self.config.num_layers):
             first = self.config.group_of_layer(layer_index) * repetitions
-            for block in self.blocks[first:first + repetitions]:
+            for block in self.blocks[first : first + repetitions]:
                 hidden = block(hidden, bias, training=training)
             encoder_outputs.append(hidden)
         return {
@@ -93,16 +94,19 @@ class EncoderBackbone(keras.Model):
         }
 
     def get_config(self) -> dict[str, Any]:
-        return {"encoder_config": self.config.to_dict(), "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-                "name": self.name}
+        return {
+            "encoder_config": self.config.to_dict(),
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "name": self.name,
+        }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "EncoderBackbone":
+    def from_config(cls, config: dict[str, Any]) -> EncoderBackbone:
         encoder = EncoderConfig.from_dict(config["encoder_config"])
         return _class_for(cls, encoder.family)._build(encoder, dtype=config.get("dtype"), name=config.get("name"))
 
     @classmethod
-    def _build(cls, config: EncoderConfig, dtype=None, **kwargs) -> "EncoderBackbone":
+    def _build(cls, config: EncoderConfig, dtype=None, **kwargs) -> EncoderBackbone:
         """Builds this class from a finished config (family classes take their own arguments)."""
         model = cls.__new__(cls)
         EncoderBackbone.__init__(model, config, dtype=dtype, **kwargs)
@@ -112,11 +116,14 @@ class EncoderBackbone(keras.Model):
     def presets(cls) -> dict[str, preset_registry.Preset]:
         """The built-in presets this class can build, by name."""
         families = cls._families()
-        return {name: preset for name, preset in preset_registry.all_presets().items()
-                if not families or preset.family in families}
+        return {
+            name: preset
+            for name, preset in preset_registry.all_presets().items()
+            if not families or preset.family in families
+        }
 
     @classmethod
-    def from_preset(cls, preset: str, load_weights: bool = True, **overrides) -> "EncoderBackbone":
+    def from_preset(cls, preset: str, load_weights: bool = True, **overrides) -> EncoderBackbone:
         """Builds from a built-in preset name or a local preset directory.
 
         `overrides` replace config fields (e.g. `dropout`) or set `dtype`. Built-in presets ship
@@ -131,10 +138,13 @@ class EncoderBackbone(keras.Model):
             if load_weights:
                 raise ConfigError(
                     f"preset {preset!r} ships no weights: pass load_weights=False for random weights, "
-                    "or a local preset or checkpoint directory")
+                    "or a local preset or checkpoint directory"
+                )
         else:
-            raise ConfigError(f"{preset!r} is neither a local directory nor a preset of {cls.__name__}; "
-                              f"known presets: {', '.join(cls.presets)}")
+            raise ConfigError(
+                f"{preset!r} is neither a local directory nor a preset of {cls.__name__}; "
+                f"known presets: {', '.join(cls.presets)}"
+            )
         if overrides:
             config = EncoderConfig.from_dict({**config.to_dict(), **overrides}, source=f"overrides of {preset}")
         model = _class_for(cls, config.family)._build(config, dtype=dtype)

@@ -4,6 +4,7 @@ The numerics that differ between checkpoints (activation, layer-norm epsilon, po
 token-type table, the pooler) live here as configuration so that one encoder implementation
 serves all five families and matches each reference exactly.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -93,13 +94,21 @@ class EncoderConfig:
 
     def validate(self) -> None:
         """Raises ConfigError naming the first invalid field."""
+
         def fail(message: str) -> None:
             raise ConfigError(f"invalid encoder config: {message}")
 
         if self.family not in FAMILIES:
             fail(f"family={self.family!r}, expected one of {FAMILIES}")
-        for name in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
-                     "max_sequence_length", "num_inner_repetitions"):
+        for name in (
+            "vocabulary_size",
+            "num_layers",
+            "num_heads",
+            "hidden_dim",
+            "intermediate_dim",
+            "max_sequence_length",
+            "num_inner_repetitions",
+        ):
             value = getattr(self, name)
             if not (_is_integer(value) and value > 0):
                 fail(f"{name}={value!r} must be a positive integer")
@@ -135,7 +144,7 @@ class EncoderConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "EncoderConfig":
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> EncoderConfig:
         """Builds a config, naming `source` and the offending keys on error."""
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: encoder config must be a JSON object")
@@ -144,8 +153,7 @@ class EncoderConfig:
         if unknown:
             raise ConfigError(f"{source}: unknown encoder config keys {unknown}")
         missing = sorted(
-            f.name for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING and f.name not in values
+            f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in values
         )
         if missing:
             raise ConfigError(f"{source}: missing encoder config keys {missing}")
@@ -155,7 +163,7 @@ class EncoderConfig:
             raise ConfigError(f"{source}: {error}") from None
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "EncoderConfig":
+    def from_json_file(cls, path: str | os.PathLike) -> EncoderConfig:
         """Reads a JSON file holding either the config itself or a preset with an `encoder` key; ConfigError
         naming the file if it cannot be read, is not a JSON object or not a valid config."""
         values = user_files.read_json(path, error=ConfigError, what="encoder config")

@@ -7,6 +7,7 @@ GELU only when it is spelled `x * ((erf(x * 1/sqrt(2)) + 1) * 0.5)`. Keras' `Den
 `erfc`, so neither fuses. The variables keep Keras' names (`kernel` [in, out], `bias`), so
 checkpoint mappings do not change.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,9 @@ class TokenDense(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape) -> None:
-        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_shape[-1], self.units), initializer=self.kernel_initializer
+        )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
     def call(self, tokens):

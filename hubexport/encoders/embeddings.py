@@ -4,6 +4,7 @@ LayerNorm runs at `embedding_dim`; the projection to `hidden_dim` comes after it
 and ELECTRA (`embedding_hidden_mapping_in` / `embeddings_project`), on 2-D token rows so it is
 one fused matmul (see `dense`).
 """
+
 from __future__ import annotations
 
 import keras
@@ -25,29 +26,38 @@ class EncoderEmbeddings(keras.layers.Layer):
         width = config.resolved_embedding_dim
         init = normal(config.initializer_range)
         self.token_embedding = keras.layers.Embedding(
-            config.vocabulary_size, width, embeddings_initializer=init, dtype=self.dtype_policy,
-            name="token_embedding")
+            config.vocabulary_size, width, embeddings_initializer=init, dtype=self.dtype_policy, name="token_embedding"
+        )
         self.position_embedding = keras.layers.Embedding(
-            config.position_table_size, width, embeddings_initializer=init, dtype=self.dtype_policy,
-            name="position_embedding")
+            config.position_table_size,
+            width,
+            embeddings_initializer=init,
+            dtype=self.dtype_policy,
+            name="position_embedding",
+        )
         self.segment_embedding = None
         if config.num_segments:
             self.segment_embedding = keras.layers.Embedding(
-                config.num_segments, width, embeddings_initializer=init, dtype=self.dtype_policy,
-                name="segment_embedding")
+                config.num_segments,
+                width,
+                embeddings_initializer=init,
+                dtype=self.dtype_policy,
+                name="segment_embedding",
+            )
         self.layer_norm = LayerNorm(config.layer_norm_epsilon, dtype=self.dtype_policy, name="embeddings_layer_norm")
         self.dropout = keras.layers.Dropout(config.dropout, dtype=self.dtype_policy, name="embeddings_dropout")
         self.projection = None
         if config.projects_embeddings:
             self.projection = TokenDense(
-                config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy,
-                name="embeddings_projection")
+                config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="embeddings_projection"
+            )
 
     def call(self, token_ids, segment_ids, padding_mask, training=None):
         config = self.config
         embedded = self.token_embedding(token_ids)
         embedded = embedded + self.position_embedding(
-            position_ids(padding_mask, config.position_style, config.padding_position))
+            position_ids(padding_mask, config.position_style, config.padding_position)
+        )
         if self.segment_embedding is not None:
             embedded = embedded + self.segment_embedding(segment_ids)
         embedded = self.dropout(self.layer_norm(embedded), training=training)

@@ -7,11 +7,12 @@ A model whose every weight a checkpoint will overwrite is built inside `unwritte
 weights are then allocated but never written, which saves drawing (and holding) random values the
 size of the whole model.
 """
+
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 import tensorflow as tf

@@ -7,6 +7,7 @@ spells LayerNormalization this way). Any other spelling stays about ten separate
 oneDNN the same ops compute the same normalization. Like Keras' LayerNormalization it computes in
 at least float32 and keeps the variable names `gamma` and `beta`.
 """
+
 from __future__ import annotations
 
 import keras
@@ -20,8 +21,15 @@ def normalize_rows(x: tf.Tensor, epsilon: float) -> tf.Tensor:
     as_channels = tf.reshape(x, tf.stack([1, rows, shape[-1], 1]))
     empty = tf.constant([], tf.float32)
     normalized = tf.raw_ops.FusedBatchNormV3(
-        x=as_channels, scale=tf.fill([rows], 1.0), offset=tf.fill([rows], 0.0), mean=empty, variance=empty,
-        epsilon=epsilon, data_format="NCHW", is_training=True).y
+        x=as_channels,
+        scale=tf.fill([rows], 1.0),
+        offset=tf.fill([rows], 0.0),
+        mean=empty,
+        variance=empty,
+        epsilon=epsilon,
+        data_format="NCHW",
+        is_training=True,
+    ).y
     return tf.reshape(normalized, shape)
 
 

@@ -6,6 +6,7 @@ when the checkpoint ties them (the same variable, so fine-tuning updates both), 
 The activation is the checkpoint's: Hugging Face's RoBERTa and ELECTRA heads always use erf GELU,
 BERT and ALBERT heads the encoder's `hidden_act`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,6 @@ from keras import ops
 from hubexport.encoders import activations
 from hubexport.encoders.config import EncoderConfig
 from hubexport.encoders.initializers import normal
-
 
 # Hugging Face's RoBERTa and ELECTRA LM heads use erf GELU whatever the encoder's activation is.
 _FIXED_ACTIVATION = {"roberta": "gelu", "xlm_roberta": "gelu", "electra": "gelu"}
@@ -31,28 +31,41 @@ class MaskedLMHeadSpec:
     tied: bool = True
 
     @classmethod
-    def for_config(cls, config: EncoderConfig, tied: bool = True) -> "MaskedLMHeadSpec":
+    def for_config(cls, config: EncoderConfig, tied: bool = True) -> MaskedLMHeadSpec:
         """The head Hugging Face builds for this family and encoder config."""
-        return cls(activation=_FIXED_ACTIVATION.get(config.family, config.hidden_activation),
-                   layer_norm_epsilon=config.layer_norm_epsilon, tied=tied)
+        return cls(
+            activation=_FIXED_ACTIVATION.get(config.family, config.hidden_activation),
+            layer_norm_epsilon=config.layer_norm_epsilon,
+            tied=tied,
+        )
 
 
 class MaskedLMHead(keras.layers.Layer):
     """`(sequence_output [b, s, h], masked_lm_positions [b, p]) -> logits [b, p, vocab]`."""
 
-    def __init__(self, config: EncoderConfig, spec: MaskedLMHeadSpec, token_embedding: keras.layers.Embedding,
-                 **kwargs):
+    def __init__(
+        self, config: EncoderConfig, spec: MaskedLMHeadSpec, token_embedding: keras.layers.Embedding, **kwargs
+    ):
         super().__init__(**kwargs)
         width = config.resolved_embedding_dim
         init = normal(config.initializer_range)
         self.spec = spec
-        self.transform = keras.layers.Dense(width, activation=activations.get(spec.activation),
-                                            kernel_initializer=init, dtype=self.dtype_policy, name="transform")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=spec.layer_norm_epsilon, dtype=self.dtype_policy,
-                                                          name="layer_norm")
+        self.transform = keras.layers.Dense(
+            width,
+            activation=activations.get(spec.activation),
+            kernel_initializer=init,
+            dtype=self.dtype_policy,
+            name="transform",
+        )
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=spec.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
+        )
         self.token_embedding = token_embedding if spec.tied else None
-        self.output_kernel = None if spec.tied else self.add_weight(
-            shape=(width, config.vocabulary_size), initializer=init, name="output_kernel")
+        self.output_kernel = (
+            None
+            if spec.tied
+            else self.add_weight(shape=(width, config.vocabulary_size), initializer=init, name="output_kernel")
+        )
         self.output_bias = self.add_weight(shape=(config.vocabulary_size,), initializer="zeros", name="output_bias")
         self(ops.zeros((1, 1, config.hidden_dim), dtype=self.compute_dtype), ops.zeros((1, 1), dtype="int32"))
 

@@ -3,6 +3,7 @@
 BERT and ALBERT checkpoints carry a trained pooler; ELECTRA defines the pooled output as the first
 token's hidden state, and RoBERTa/XLM-R use their checkpoint's pooler only where one exists.
 """
+
 from __future__ import annotations
 
 import keras
@@ -19,9 +20,12 @@ class Pooler(keras.layers.Layer):
         self.dense = None
         if config.pooler == "dense_tanh":
             self.dense = keras.layers.Dense(
-                config.hidden_dim, activation="tanh",
+                config.hidden_dim,
+                activation="tanh",
                 kernel_initializer=normal(config.initializer_range),
-                dtype=self.dtype_policy, name="pooler_dense")
+                dtype=self.dtype_policy,
+                name="pooler_dense",
+            )
 
     def call(self, sequence_output):
         first_token = sequence_output[:, 0, :]

@@ -4,6 +4,7 @@ RoBERTa and XLM-R number real tokens from `padding_position + 1` and give pads t
 `padding_position` (Hugging Face: `cumsum(mask) * mask + padding_idx`). Computing this from the
 mask, rather than slicing the table from row 2, stays correct with left padding.
 """
+
 from __future__ import annotations
 
 import keras

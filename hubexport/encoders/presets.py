@@ -5,6 +5,7 @@ counts (`parameter_table`), the tokenizer kind and `weights`, the public checkpo
 architecture comes from. Presets ship no weights themselves: weights come from a checkpoint
 (`--checkpoint`, `from_preset(<local dir>)`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,7 +64,7 @@ def read_preset(path: pathlib.Path) -> Preset:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def all_presets() -> dict[str, Preset]:
     """Every built-in preset by name, in name order."""
     return {p.stem: read_preset(p) for p in sorted(config_dir().glob("*.json"))}

@@ -3,6 +3,7 @@
 Inside the block the hidden states are `[batch * seq, hidden]` rows (a free reshape), so every
 dense layer is a 2-D matmul that TensorFlow fuses with its bias and activation (see `dense`).
 """
+
 from __future__ import annotations
 
 import keras
@@ -26,8 +27,13 @@ class TransformerBlock(keras.layers.Layer):
         self.attention = SelfAttention(config, dtype=policy, name="self_attention")
         self.attention_dropout = keras.layers.Dropout(config.dropout, dtype=policy, name="attention_dropout")
         self.attention_layer_norm = LayerNorm(config.layer_norm_epsilon, dtype=policy, name="attention_layer_norm")
-        self.intermediate = TokenDense(config.intermediate_dim, activation=config.hidden_activation,
-                                       kernel_initializer=init, dtype=policy, name="intermediate")
+        self.intermediate = TokenDense(
+            config.intermediate_dim,
+            activation=config.hidden_activation,
+            kernel_initializer=init,
+            dtype=policy,
+            name="intermediate",
+        )
         self.output_dense = TokenDense(config.hidden_dim, kernel_initializer=init, dtype=policy, name="output")
         self.output_dropout = keras.layers.Dropout(config.dropout, dtype=policy, name="output_dropout")
         self.output_layer_norm = LayerNorm(config.layer_norm_epsilon, dtype=policy, name="output_layer_norm")

@@ -4,6 +4,7 @@ Each example is a complete Python program (imports included) that runs as writte
 export: TF Hub's `hub.KerasLayer` needs `tf_keras` (Keras 2) under TensorFlow 2.16+, and Keras 3
 loads SavedModels with `keras.layers.TFSMLayer`. The model card tests execute every one of them.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ def end_to_end_examples(path: str, hidden: int, seq_length: int) -> dict[str, st
     """Title -> program, for the end-to-end text embedding model at `path`."""
     handle = json.dumps(path)
     return {
-        "Sentence embeddings with hub.KerasLayer (tf_keras, fine-tunable)": f'''\
+        "Sentence embeddings with hub.KerasLayer (tf_keras, fine-tunable)": f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
@@ -33,8 +34,8 @@ model = tf_keras.Model(text_input, embedding)
 
 sentences = tf.constant(["(your text here)", "Another sentence."])
 print(model(sentences))
-''',
-        "Text pairs (multi-segment input) with the bundled preprocessor and encoder": f'''\
+""",
+        "Text pairs (multi-segment input) with the bundled preprocessor and encoder": f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
@@ -62,8 +63,8 @@ print(model([premises, hypotheses]))
 
 # The same pairs through the serving signature, which also returns the mean-pooled embedding:
 print(end_to_end.signatures["serving_pair"](text_a=premises, text_b=hypotheses)["embedding"])
-''',
-        "Keras 3 (keras.layers.TFSMLayer)": f'''\
+""",
+        "Keras 3 (keras.layers.TFSMLayer)": f"""\
 import keras
 import tensorflow as tf
 {TEXT_OPS_IMPORT}
@@ -75,8 +76,8 @@ print(model(tf.constant(["(your text here)", "Another sentence."])))  # shape (2
 
 pairs = keras.layers.TFSMLayer({handle}, call_endpoint="serve_pair")
 print(pairs({{"text_a": tf.constant(["(premise)"]), "text_b": tf.constant(["(hypothesis)"])}})["embedding"])
-''',
-        "Plain TensorFlow (tf.saved_model.load)": f'''\
+""",
+        "Plain TensorFlow (tf.saved_model.load)": f"""\
 import tensorflow as tf
 {TEXT_OPS_IMPORT}
 
@@ -84,7 +85,7 @@ model = tf.saved_model.load({handle})
 texts = tf.constant(["(your text here)", "Another sentence."])
 print(model(texts)["embedding"])  # shape (2, {hidden})
 print(model.signatures["serving_default"](text=texts)["embedding"])
-''',
+""",
     }
 
 
@@ -92,7 +93,7 @@ def encoder_examples(path: str, hidden: int, num_layers: int, preprocessor_path:
     """Title -> program, for the encoder at `path`; text in too when its preprocessor's path is known."""
     handle = json.dumps(path)
     examples = {
-        "Encoder outputs with hub.KerasLayer (tf_keras, fine-tunable)": f'''\
+        "Encoder outputs with hub.KerasLayer (tf_keras, fine-tunable)": f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 import tf_keras
@@ -110,10 +111,10 @@ model = tf_keras.Model(encoder_inputs, pooled_output)
 print(model({{"input_word_ids": tf.constant([[1, 2, 3, 4, 0, 0]]),
              "input_mask": tf.constant([[1, 1, 1, 1, 0, 0]]),
              "input_type_ids": tf.constant([[0, 0, 0, 0, 0, 0]])}}))
-''',
+""",
     }
     if preprocessor_path is not None:
-        examples["Text input with the matching preprocessor (as on TF Hub)"] = f'''\
+        examples["Text input with the matching preprocessor (as on TF Hub)"] = f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
@@ -126,8 +127,8 @@ encoder = hub.KerasLayer({handle}, trainable=True)
 pooled_output = encoder(encoder_inputs)["pooled_output"]  # [batch_size, {hidden}].
 model = tf_keras.Model(text_input, pooled_output)
 print(model(tf.constant(["(your text here)"])))
-'''
-    examples["Keras 3 (keras.layers.TFSMLayer)"] = f'''\
+"""
+    examples["Keras 3 (keras.layers.TFSMLayer)"] = f"""\
 import keras
 import tensorflow as tf
 
@@ -136,7 +137,7 @@ outputs = encoder({{"input_word_ids": tf.constant([[1, 2, 3, 0]]),
                    "input_mask": tf.constant([[1, 1, 1, 0]]),
                    "input_type_ids": tf.constant([[0, 0, 0, 0]])}})
 print(outputs["pooled_output"].shape, outputs["sequence_output"].shape)  # (1, {hidden}) (1, 4, {hidden})
-'''
+"""
     return examples
 
 
@@ -144,7 +145,7 @@ def preprocessor_examples(path: str, seq_length: int, encoder_path: str | None) 
     """Title -> program, for the preprocessor at `path`; chained with its encoder when its path is known."""
     handle = json.dumps(path)
     examples = {
-        "Single texts with hub.KerasLayer (tf_keras)": f'''\
+        "Single texts with hub.KerasLayer (tf_keras)": f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
@@ -155,8 +156,8 @@ preprocessor = hub.KerasLayer({handle})
 encoder_inputs = preprocessor(text_input)  # input_word_ids, input_mask, input_type_ids: [batch_size, {seq_length}].
 model = tf_keras.Model(text_input, encoder_inputs)
 print(model(tf.constant(["(your text here)"])))
-''',
-        "Multi-segment input: tokenize, then bert_pack_inputs with any seq_length": f'''\
+""",
+        "Multi-segment input: tokenize, then bert_pack_inputs with any seq_length": f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
@@ -174,10 +175,10 @@ tokenized_inputs = [tokenize(segment) for segment in text_inputs]
 encoder_inputs = bert_pack_inputs(tokenized_inputs)
 model = tf_keras.Model(text_inputs, encoder_inputs)
 print(model([tf.constant(["(first segment)"]), tf.constant(["(second segment)"])]))
-''',
+""",
     }
     if encoder_path is not None:
-        examples["Text to encoder outputs with the matching encoder (as on TF Hub)"] = f'''\
+        examples["Text to encoder outputs with the matching encoder (as on TF Hub)"] = f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
@@ -189,15 +190,15 @@ encoder = hub.KerasLayer({json.dumps(encoder_path)}, trainable=True)
 pooled_output = encoder(preprocessor(text_input))["pooled_output"]
 model = tf_keras.Model(text_input, pooled_output)
 print(model(tf.constant(["(your text here)"])))
-'''
-    examples["Keras 3 (keras.layers.TFSMLayer)"] = f'''\
+"""
+    examples["Keras 3 (keras.layers.TFSMLayer)"] = f"""\
 import keras
 import tensorflow as tf
 {TEXT_OPS_IMPORT}
 
 preprocessor = keras.layers.TFSMLayer({handle}, call_endpoint="serving_default")
 print(preprocessor(tf.constant(["(your text here)"]))["input_word_ids"])  # int32 [1, {seq_length}]
-'''
+"""
     return examples
 
 

@@ -4,6 +4,7 @@ Casing and accent handling are probed by tokenizing the same words spelled two w
 module's own traced `tokenize`: the card then describes what the exported graph does, whatever
 options the tokenizer was built with.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ A Hugging Face model directory's `README.md` starts with YAML front matter (`lan
 `license:` ...). The exported model card repeats those two facts only where the source states
 them; nothing is guessed.
 """
+
 from __future__ import annotations
 
 import os

@@ -21,9 +21,10 @@ loaded export is used the same way:
 Garden, so `hub.KerasLayer(preprocessor.tokenize)` works and `bert_pack_inputs` can keep several
 traces (segment counts, ragged ranks) plus an overridable default `seq_length`.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -38,8 +39,10 @@ STRINGS = tf.TensorSpec([None], tf.string)
 def check_default_seq_length(default_seq_length: int, max_seq_length: int | None) -> None:
     """Refuses a default sequence length the encoder (of `max_seq_length` positions, if any) cannot take."""
     if max_seq_length is not None and default_seq_length > max_seq_length:
-        raise ConfigError(f"--default_seq_length {default_seq_length} exceeds the encoder's {max_seq_length} "
-                          "positions (its max_sequence_length)")
+        raise ConfigError(
+            f"--default_seq_length {default_seq_length} exceeds the encoder's {max_seq_length} "
+            "positions (its max_sequence_length)"
+        )
 
 
 class CallableObject(tf.Module):
@@ -80,8 +83,9 @@ class PreprocessorModule(tf.Module):
         self.get_special_tokens_dict = tf.function(self._special_tokens_dict, input_signature=[])
         # The tokenizers build their graphs with explicit tf.cond / tf.switch_case and no Python control flow on
         # tensors, so autograph would only add conversion time (seconds for WordPiece) to every trace.
-        self.tokenize = CallableObject(tf.function(self._tokenize, input_signature=[STRINGS], autograph=False),
-                                       "tokenize")
+        self.tokenize = CallableObject(
+            tf.function(self._tokenize, input_signature=[STRINGS], autograph=False), "tokenize"
+        )
         self.tokenize.get_special_tokens_dict = self.get_special_tokens_dict
         self.tokenize_with_offsets = CallableObject(
             tf.function(self._tokenize_with_offsets, input_signature=[STRINGS], autograph=False),
@@ -89,7 +93,8 @@ class PreprocessorModule(tf.Module):
         )
         self.tokenize_with_offsets.get_special_tokens_dict = self.get_special_tokens_dict
         self.detokenize = tf.function(
-            tokenizer.detokenize, input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)],
+            tokenizer.detokenize,
+            input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)],
             autograph=False,
         )
         self.bert_pack_inputs = CallableObject(self._traced_pack_inputs(), "bert_pack_inputs")
@@ -140,8 +145,9 @@ class PreprocessorModule(tf.Module):
             if seq_length > self.max_seq_length:
                 raise ConfigError(f"{message}: {seq_length}")
             return seq_length
-        check = tf.debugging.assert_less_equal(tf.cast(seq_length, tf.int64), tf.constant(self.max_seq_length, tf.int64),
-                                               message=message)
+        check = tf.debugging.assert_less_equal(
+            tf.cast(seq_length, tf.int64), tf.constant(self.max_seq_length, tf.int64), message=message
+        )
         with tf.control_dependencies([check]):
             return tf.identity(seq_length)
 
@@ -169,6 +175,7 @@ class PreprocessorModule(tf.Module):
             for num_segments in range(1, packing.MAX_SEGMENTS + 1):
                 # Named as tf.saved_model.save names it when it re-gets each trace (a TensorSpec's name is part of
                 # the cache key), so saving finds these traces instead of redoing them.
-                function.get_concrete_function([segment] * num_segments,
-                                               seq_length=tf.TensorSpec([], tf.int32, name="seq_length"))
+                function.get_concrete_function(
+                    [segment] * num_segments, seq_length=tf.TensorSpec([], tf.int32, name="seq_length")
+                )
         return function

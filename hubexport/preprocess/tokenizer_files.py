@@ -14,6 +14,7 @@ Two ways in, mirroring the CLI flags:
 `do_lower_case`, when given, overrides the detected casing (WordPiece and ALBERT only).
 Anything missing, unreadable or unsupported raises TokenizerFilesError naming the file or flag.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -177,7 +178,9 @@ def _describe_directory(directory: pathlib.Path, do_lower_case: bool | None, scr
     if family == "wordpiece":
         vocab = directory / "vocab.txt"
         if not vocab.is_file():
-            vocab = tokenizer_json.write_wordpiece_vocab(_fast_model(fast, "WordPiece", directory, "vocab.txt"), json_path, scratch)
+            vocab = tokenizer_json.write_wordpiece_vocab(
+                _fast_model(fast, "WordPiece", directory, "vocab.txt"), json_path, scratch
+            )
         return _wordpiece_spec(vocab, fast, config, do_lower_case)
     vocab, merges = directory / "vocab.json", directory / "merges.txt"
     if not (vocab.is_file() and merges.is_file()):
@@ -192,8 +195,9 @@ def _read_config(path: pathlib.Path) -> dict[str, Any]:
     config = user_files.read_json(path, error=TokenizerFilesError, what=TOKENIZER_CONFIG)
     for key, kinds in CONFIG_TYPES.items():
         if key in config:
-            user_files.json_value(config[key], kinds, key=key, path=path, error=TokenizerFilesError,
-                                  what=TOKENIZER_CONFIG)
+            user_files.json_value(
+                config[key], kinds, key=key, path=path, error=TokenizerFilesError, what=TOKENIZER_CONFIG
+            )
     return config
 
 
@@ -235,12 +239,14 @@ def _family_from_files(directory: pathlib.Path, fast: dict[str, Any] | None) -> 
 def _fast_model(fast: dict[str, Any] | None, kind: str, directory: pathlib.Path, files: str) -> dict[str, Any]:
     """tokenizer.json when it holds a `kind` model, else TokenizerFilesError naming the missing files."""
     if fast is None or tokenizer_json.model_type(fast) != kind:
-        raise TokenizerFilesError(f"--tokenizer_dir {directory} has no {files} and no tokenizer.json with a {kind} model")
+        raise TokenizerFilesError(
+            f"--tokenizer_dir {directory} has no {files} and no tokenizer.json with a {kind} model"
+        )
     return fast
 
 
 def _sentencepiece_family(model: pathlib.Path) -> str:
-    """"albert" if the model has ALBERT's `[CLS]`/`[SEP]` pieces, "xlm_roberta" if `<s>`/`</s>`."""
+    """ "albert" if the model has ALBERT's `[CLS]`/`[SEP]` pieces, "xlm_roberta" if `<s>`/`</s>`."""
     try:
         processor = sentencepiece.SentencePieceProcessor(model_file=str(model))
     except (OSError, RuntimeError) as error:
@@ -253,9 +259,7 @@ def _sentencepiece_family(model: pathlib.Path) -> str:
         return "albert"
     if has("<s>") and has("</s>"):
         return "xlm_roberta"
-    raise TokenizerFilesError(
-        f"--sp_model_file {model} has neither [CLS]/[SEP] (ALBERT) nor <s>/</s> (XLM-R) pieces"
-    )
+    raise TokenizerFilesError(f"--sp_model_file {model} has neither [CLS]/[SEP] (ALBERT) nor <s>/</s> (XLM-R) pieces")
 
 
 def _sentencepiece_spec(
@@ -288,7 +292,11 @@ def _wordpiece_spec(
             "tokenize_chinese_chars": config.get("tokenize_chinese_chars", True),
         }
     else:
-        settings = {"lowercase": not _has_upper_case_tokens(vocab), "strip_accents": None, "tokenize_chinese_chars": True}
+        settings = {
+            "lowercase": not _has_upper_case_tokens(vocab),
+            "strip_accents": None,
+            "tokenize_chinese_chars": True,
+        }
     if do_lower_case is not None:
         settings["lowercase"] = do_lower_case
     return TokenizerSpec("wordpiece", {"vocab_file": vocab}, settings)
@@ -317,7 +325,9 @@ def _byte_level_bpe_spec(
     add_prefix_space = tokenizer_json.byte_level_add_prefix_space(fast) if fast is not None else None
     if add_prefix_space is None:
         add_prefix_space = bool((config or {}).get("add_prefix_space", False))
-    return TokenizerSpec("byte_level_bpe", {"vocab_file": vocab, "merges_file": merges}, {"add_prefix_space": add_prefix_space})
+    return TokenizerSpec(
+        "byte_level_bpe", {"vocab_file": vocab, "merges_file": merges}, {"add_prefix_space": add_prefix_space}
+    )
 
 
 def _refuse_lowercase(do_lower_case: bool | None, family: str) -> None:

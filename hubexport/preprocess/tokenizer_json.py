@@ -4,6 +4,7 @@ A directory saved with only `tokenizer.json` still carries everything a WordPiec
 BPE tokenizer needs; the vocabulary (and merges) are written out as the classic `vocab.txt` or
 `vocab.json` + `merges.txt` files so they can travel inside a SavedModel as assets.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,7 @@ def read_tokenizer_json(path: pathlib.Path) -> dict[str, Any]:
 
 
 def model_type(tokenizer_json: dict[str, Any]) -> str | None:
-    """"WordPiece", "BPE", "Unigram", ... or None when the file names no model."""
+    """ "WordPiece", "BPE", "Unigram", ... or None when the file names no model."""
     return tokenizer_json.get("model", {}).get("type")
 
 
@@ -58,21 +59,23 @@ def bert_normalizer(tokenizer_json: dict[str, Any]) -> dict[str, Any] | None:
 def byte_level_add_prefix_space(tokenizer_json: dict[str, Any]) -> bool | None:
     """The ByteLevel pre-tokenizer's `add_prefix_space`, if the file has that pre-tokenizer."""
     pre_tokenizer = tokenizer_json.get("pre_tokenizer") or {}
-    candidates = (
-        pre_tokenizer.get("pretokenizers", []) if pre_tokenizer.get("type") == "Sequence" else [pre_tokenizer]
-    )
+    candidates = pre_tokenizer.get("pretokenizers", []) if pre_tokenizer.get("type") == "Sequence" else [pre_tokenizer]
     for candidate in candidates:
         if candidate.get("type") == "ByteLevel":
             return bool(candidate.get("add_prefix_space", False))
     return None
 
 
-def write_wordpiece_vocab(tokenizer_json: dict[str, Any], source: pathlib.Path, destination: pathlib.Path) -> pathlib.Path:
+def write_wordpiece_vocab(
+    tokenizer_json: dict[str, Any], source: pathlib.Path, destination: pathlib.Path
+) -> pathlib.Path:
     """Writes the WordPiece vocabulary as `vocab.txt` (one token per line, by id)."""
     model = tokenizer_json["model"]
     prefix = model.get("continuing_subword_prefix", "##")
     if prefix != "##":
-        raise TokenizerFilesError(f"{source}: WordPiece continuing_subword_prefix {prefix!r} is not supported (only '##')")
+        raise TokenizerFilesError(
+            f"{source}: WordPiece continuing_subword_prefix {prefix!r} is not supported (only '##')"
+        )
     tokens = _tokens_by_id(tokenizer_json, source)
     path = destination / "vocab.txt"
     path.write_text("".join(token + "\n" for token in tokens), encoding="utf-8")
@@ -84,11 +87,19 @@ def write_bpe_files(
 ) -> tuple[pathlib.Path, pathlib.Path]:
     """Writes the BPE vocabulary and merges as `vocab.json` and `merges.txt` (GPT-2 layout)."""
     tokens = _tokens_by_id(tokenizer_json, source)
-    merges = user_files.json_value(tokenizer_json["model"].get("merges", []), (list,), key="model.merges", path=source,
-                                   error=TokenizerFilesError, what=TOKENIZER_FILE)
+    merges = user_files.json_value(
+        tokenizer_json["model"].get("merges", []),
+        (list,),
+        key="model.merges",
+        path=source,
+        error=TokenizerFilesError,
+        what=TOKENIZER_FILE,
+    )
     lines = [_merge_line(merge, index, source) for index, merge in enumerate(merges)]
     vocab_path = destination / "vocab.json"
-    vocab_path.write_text(json.dumps({token: index for index, token in enumerate(tokens)}, ensure_ascii=False), encoding="utf-8")
+    vocab_path.write_text(
+        json.dumps({token: index for index, token in enumerate(tokens)}, ensure_ascii=False), encoding="utf-8"
+    )
     merges_path = destination / "merges.txt"
     merges_path.write_text("#version: 0.2\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
     return vocab_path, merges_path
@@ -112,6 +123,10 @@ def _merge_line(merge: Any, index: int, source: pathlib.Path) -> str:
     """A merge as its merges.txt line "left right"; tokenizer.json spells it so or as ["left", "right"]."""
     parts = merge.split(" ") if isinstance(merge, str) else merge
     if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(part, str) for part in parts)):
-        raise user_files.file_error(source, f"model.merges[{index}] is not a merge ('left right' or ['left', 'right'])",
-                                    error=TokenizerFilesError, what=TOKENIZER_FILE)
+        raise user_files.file_error(
+            source,
+            f"model.merges[{index}] is not a merge ('left right' or ['left', 'right'])",
+            error=TokenizerFilesError,
+            what=TOKENIZER_FILE,
+        )
     return " ".join(parts)

@@ -7,11 +7,12 @@ An existing export is replaced by exchanging the two directories in one step whe
 (Linux renameat2), so a reader sees the old export or the new one, never none. Staging directories
 of exports that were killed are removed by the next export into the same parent (see `staging`).
 """
+
 from __future__ import annotations
 
 import os
 import pathlib
-from typing import Callable
+from collections.abc import Callable
 
 from hubexport.errors import ExportDirError
 from hubexport.progress import stage

@@ -7,13 +7,15 @@ The root is callable as `__call__(inputs, training=False)` with the three int32 
 endpoint with one positional dict, `serve` and `serve_training` are that call with `training` fixed.
 Loading needs TensorFlow only.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import gc
 import json
 import pathlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -37,12 +39,20 @@ def encoder_outputs(model: EncoderBackbone, inputs: dict[str, tf.Tensor], traini
     """Runs the Keras encoder on TF-Hub-named inputs, checked against the encoder's ranges
     (`checked_encoder_inputs`); outputs are float32 whatever the compute dtype."""
     config = model.config
-    inputs = checked_encoder_inputs(inputs, vocabulary_size=config.vocabulary_size, num_segments=config.num_segments,
-                                    max_sequence_length=config.max_sequence_length)
+    inputs = checked_encoder_inputs(
+        inputs,
+        vocabulary_size=config.vocabulary_size,
+        num_segments=config.num_segments,
+        max_sequence_length=config.max_sequence_length,
+    )
     outputs = model(
-        {"token_ids": inputs["input_word_ids"], "padding_mask": inputs["input_mask"],
-         "segment_ids": inputs["input_type_ids"]},
-        training=training)
+        {
+            "token_ids": inputs["input_word_ids"],
+            "padding_mask": inputs["input_mask"],
+            "segment_ids": inputs["input_type_ids"],
+        },
+        training=training,
+    )
     as_float32 = lambda tensor: tf.cast(tensor, tf.float32)  # noqa: E731
     pooled = as_float32(outputs["pooled_output"])
     return {
@@ -53,8 +63,9 @@ def encoder_outputs(model: EncoderBackbone, inputs: dict[str, tf.Tensor], traini
     }
 
 
-def build_encoder_root(model: EncoderBackbone, extra_models: Sequence[keras.layers.Layer] = ()
-                       ) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
+def build_encoder_root(
+    model: EncoderBackbone, extra_models: Sequence[keras.layers.Layer] = ()
+) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
     """The SavedModel root for `model` and its signatures (`serving_default`).
 
     `extra_models` (e.g. an MLM head) have their variables saved on the root too, for functions
@@ -86,7 +97,8 @@ def write_metadata(export_dir: pathlib.Path, payload: dict[str, Any]) -> None:
     extra = export_dir / "assets.extra"
     extra.mkdir(exist_ok=True)
     (extra / METADATA_FILE).write_text(
-        json.dumps({"hubexport_version": __version__, **payload}, indent=2, sort_keys=True) + "\n")
+        json.dumps({"hubexport_version": __version__, **payload}, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def save_and_let_go(unsaved: list, staging: pathlib.Path, payload: dict[str, Any]) -> None:
@@ -130,8 +142,7 @@ def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> A
     inputs = expectation.inputs
     got = loaded(inputs, training=False)
     if len(got["encoder_outputs"]) != expectation.num_layers:
-        raise ExportProbeError(f"{len(got['encoder_outputs'])} encoder_outputs, "
-                           f"expected {expectation.num_layers}")
+        raise ExportProbeError(f"{len(got['encoder_outputs'])} encoder_outputs, expected {expectation.num_layers}")
     mask = inputs["input_mask"].astype(bool)
     mismatch = expectation.tolerance.mismatch(got["sequence_output"].numpy()[mask], expectation.sequence_output[mask])
     if mismatch:
@@ -142,8 +153,13 @@ def check_reloaded(export_dir: pathlib.Path, expectation: ProbeExpectation) -> A
     return loaded
 
 
-def export_encoder(model: EncoderBackbone, export_dir: str | pathlib.Path, *, overwrite: bool = False,
-                   metadata: dict[str, Any] | None = None) -> pathlib.Path:
+def export_encoder(
+    model: EncoderBackbone,
+    export_dir: str | pathlib.Path,
+    *,
+    overwrite: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> pathlib.Path:
     """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it.
 
     The probe's expected outputs are computed first and this function lets go of `model` once it is

@@ -13,9 +13,10 @@ The buckets are unrolled in the graph rather than run in a `tf.while_loop`: grad
 encoder through a while loop with changing shapes corrupted the heap in TensorFlow 2.21's oneDNN
 kernels (tests/test_length_buckets.py checks gradients through the buckets).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -35,9 +36,13 @@ def _widest(lengths: tf.Tensor) -> tf.Tensor:
     return tf.reduce_max(tf.concat([lengths, [1]], axis=0))
 
 
-def encode_in_length_buckets(encode: Encode, inputs: dict[str, tf.Tensor], hidden_dim: int,
-                             num_buckets: int = NUM_BUCKETS,
-                             min_rows_per_bucket: int = MIN_ROWS_PER_BUCKET) -> dict[str, tf.Tensor]:
+def encode_in_length_buckets(
+    encode: Encode,
+    inputs: dict[str, tf.Tensor],
+    hidden_dim: int,
+    num_buckets: int = NUM_BUCKETS,
+    min_rows_per_bucket: int = MIN_ROWS_PER_BUCKET,
+) -> dict[str, tf.Tensor]:
     """`encode(inputs)`'s `sequence_output` and `pooled_output`, computed bucket by bucket.
 
     `inputs` are packed tensors [batch, seq_length] (`input_word_ids`, `input_mask`,
@@ -70,7 +75,7 @@ def encode_in_length_buckets(encode: Encode, inputs: dict[str, tf.Tensor], hidde
         if index == 0:  # always run: an empty batch still gets outputs of the right shapes
             sequence, pooled_bucket = run_bucket(start, end)
         else:  # skip the encoder on an empty bucket (a call on no rows still costs ~3 ms)
-            sequence, pooled_bucket = tf.cond(end > start, lambda: run_bucket(start, end), no_rows)
+            sequence, pooled_bucket = tf.cond(end > start, lambda start=start, end=end: run_bucket(start, end), no_rows)
         sequences.append(sequence)
         pooled.append(pooled_bucket)
     restore = tf.expand_dims(order, 1)

@@ -6,6 +6,7 @@ three encoder inputs and `masked_lm_positions` (int32 [batch, positions]) and re
 outputs plus `mlm_logits` ([batch, positions, vocab], float32). The serving signature `mlm` returns
 the same, flattened. A tied output matrix is the token embedding variable itself, saved once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,8 +43,9 @@ def mlm_input_specs() -> dict[str, tf.TensorSpec]:
     return {**encoder_input_specs(), POSITIONS: tf.TensorSpec([None, None], tf.int32, name=POSITIONS)}
 
 
-def mlm_outputs(model: EncoderBackbone, head: MaskedLMHead, inputs: dict[str, tf.Tensor],
-                training: bool) -> dict[str, Any]:
+def mlm_outputs(
+    model: EncoderBackbone, head: MaskedLMHead, inputs: dict[str, tf.Tensor], training: bool
+) -> dict[str, Any]:
     """Encoder outputs and the LM logits at `masked_lm_positions`."""
     outputs = encoder_outputs(model, inputs, training)
     logits = head(outputs["sequence_output"], inputs[POSITIONS])
@@ -65,8 +67,12 @@ def build_mlm_root(model: EncoderBackbone, head: MaskedLMHead) -> tuple[Any, dic
 
     @tf.function(input_signature=[specs[name] for name in specs])
     def mlm_signature(input_word_ids, input_mask, input_type_ids, masked_lm_positions):
-        inputs = {"input_word_ids": input_word_ids, "input_mask": input_mask, "input_type_ids": input_type_ids,
-                  POSITIONS: masked_lm_positions}
+        inputs = {
+            "input_word_ids": input_word_ids,
+            "input_mask": input_mask,
+            "input_type_ids": input_type_ids,
+            POSITIONS: masked_lm_positions,
+        }
         return flatten_outputs(mlm(inputs, training=False))
 
     return root, {**signatures, "mlm": mlm_signature.get_concrete_function()}
@@ -81,8 +87,7 @@ class MlmProbeExpectation:
     mlm_logits: np.ndarray
 
 
-def mlm_probe_expectation(model: EncoderBackbone, head: MaskedLMHead,
-                          tolerance: ProbeTolerance) -> MlmProbeExpectation:
+def mlm_probe_expectation(model: EncoderBackbone, head: MaskedLMHead, tolerance: ProbeTolerance) -> MlmProbeExpectation:
     """Runs the Keras model and head on the probe batch; the export is later checked against this."""
     inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
     inputs[POSITIONS] = np.array([[0, 3], [2, 6], [1, 5]], dtype=np.int32)
@@ -106,8 +111,14 @@ def check_reloaded_mlm(export_dir: pathlib.Path, expectation: MlmProbeExpectatio
         raise ExportProbeError("the mlm signature lacks mlm_logits")
 
 
-def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_dir: str | pathlib.Path, *,
-                            overwrite: bool = False, metadata: dict[str, Any] | None = None) -> pathlib.Path:
+def export_encoder_with_mlm(
+    model: EncoderBackbone,
+    head: MaskedLMHead,
+    export_dir: str | pathlib.Path,
+    *,
+    overwrite: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> pathlib.Path:
     """Writes `model` + `head` as an encoder SavedModel with `mlm`, atomically, and probes it.
 
     As `export_encoder`: the probe's expected outputs are computed first and the model and head are
@@ -117,10 +128,16 @@ def export_encoder_with_mlm(model: EncoderBackbone, head: MaskedLMHead, export_d
     dtype = model.dtype_policy.name
     spec = head.spec
     payload = {
-        "export_type": "encoder_with_mlm", "dtype": dtype, "encoder_config": model.config.to_dict(),
-        "mlm_head": {"activation": spec.activation, "layer_norm_epsilon": spec.layer_norm_epsilon,
-                     "output_matrix": "tied to the token embedding" if spec.tied else "separate"},
-        **(metadata or {})}
+        "export_type": "encoder_with_mlm",
+        "dtype": dtype,
+        "encoder_config": model.config.to_dict(),
+        "mlm_head": {
+            "activation": spec.activation,
+            "layer_norm_epsilon": spec.layer_norm_epsilon,
+            "output_matrix": "tied to the token embedding" if spec.tied else "separate",
+        },
+        **(metadata or {}),
+    }
     expectation = mlm_probe_expectation(model, head, probe_tolerance(dtype))
     with stage("trace encoder and masked-LM head"), traced_for_saving():
         unsaved = [build_mlm_root(model, head)]  # `write` pops it, so after saving no reference is left here

@@ -5,6 +5,7 @@ The SavedModel holds a `PreprocessorModule` (see there for its API) with the sig
 reloaded and every entry point is run and compared with the in-memory module, so an export that
 cannot be served never replaces a working one.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,9 @@ def build_preprocessor(
 
     `max_seq_length` is the positions of the encoder it feeds (None: not exported for one).
     """
-    return PreprocessorModule(tokenizer, default_seq_length=default_seq_length, truncation=truncation,
-                              max_seq_length=max_seq_length)
+    return PreprocessorModule(
+        tokenizer, default_seq_length=default_seq_length, truncation=truncation, max_seq_length=max_seq_length
+    )
 
 
 def export_preprocessor(
@@ -56,16 +58,20 @@ def export_preprocessor(
     """
     check_destination(export_dir, overwrite)  # fail before the slow tracing, not after
     with stage("trace preprocessor"), traced_for_saving():
-        module = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation,
-                                    max_seq_length=max_seq_length)
+        module = build_preprocessor(
+            tokenizer, default_seq_length=default_seq_length, truncation=truncation, max_seq_length=max_seq_length
+        )
         signatures = module.serving_signatures()
         preprocessing = describe_preprocessor(module)
 
     def write(staging: pathlib.Path) -> None:
         with stage("save preprocessor"):
             tf.saved_model.save(module, str(staging), signatures=signatures)
-            write_model_card(staging, "preprocessor", {"preprocessing": preprocessing,
-                                                       "export_path": str(pathlib.Path(export_dir).absolute())})
+            write_model_card(
+                staging,
+                "preprocessor",
+                {"preprocessing": preprocessing, "export_path": str(pathlib.Path(export_dir).absolute())},
+            )
 
     def probe(staging: pathlib.Path) -> None:
         with stage("probe preprocessor"):

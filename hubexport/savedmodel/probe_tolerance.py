@@ -6,6 +6,7 @@ is bounded tightly. In bfloat16 the eager model and the optimized graph round at
 the mean difference stays near 1% of the mean magnitude; a wrong or missing weight moves it by
 ~100%. So bfloat16 exports are held to the mean difference relative to the mean magnitude.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ glibc 2.28 and later export `renameat2`; the kernel has had it since 3.15, and m
 btrfs, tmpfs) implement the exchange. Elsewhere `exchange_paths` reports that it could not exchange, and the
 caller falls back to two renames.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -11,7 +12,7 @@ import errno
 import functools
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 1 << 1

@@ -6,9 +6,10 @@ so the root is an AutoTrackable (as Keras' own exporter uses) with those attribu
 Only the underlying `tf.Variable`s are tracked, never the Keras objects, so each variable is
 written once.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf

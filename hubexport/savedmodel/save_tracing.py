@@ -6,10 +6,11 @@ policy): each function traced before saving is traced again while saving, tokeni
 encoder graphs included. Building the functions (and calling them eagerly) inside
 `traced_for_saving()` gives them the key save uses, so save finds them in the cache.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import tensorflow as tf
 from tensorflow.python.saved_model import save_context

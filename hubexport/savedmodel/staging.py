@@ -16,6 +16,7 @@ removed, since nothing tells whether an export still writes it; each export warn
 Locks protect only where every exporting host sees them: local filesystems and NFS do; on a filesystem without
 `flock` nothing is ever removed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +28,7 @@ import re
 import secrets
 import shutil
 import stat
-from typing import Iterator
+from collections.abc import Iterator
 
 from hubexport.errors import ExportDirError
 from hubexport.progress import warn
@@ -75,8 +76,10 @@ def locked_staging(destination: pathlib.Path) -> Iterator[StagingPaths]:
         try:
             _clean_up(paths)
         except OSError as error:
-            warn(f"could not remove {paths.staging.name} beside {destination} ({error}); the next export into "
-                 f"{destination.parent} retries")
+            warn(
+                f"could not remove {paths.staging.name} beside {destination} ({error}); the next export into "
+                f"{destination.parent} retries"
+            )
         finally:
             os.close(lock)
 
@@ -101,8 +104,10 @@ def remove_abandoned(parent: pathlib.Path) -> None:
         if unlocked and (parent / name).is_dir():
             with contextlib.suppress(OSError):  # removed meanwhile by the export that made it
                 size = _bytes_in(parent / name)
-                warn(f"left {parent / name} ({size} bytes) alone: it has no lock file (an older hubexport made it), "
-                     "so an export may still be writing it; delete it if none is")
+                warn(
+                    f"left {parent / name} ({size} bytes) alone: it has no lock file (an older hubexport made it), "
+                    "so an export may still be writing it; delete it if none is"
+                )
 
 
 def _claim(destination: pathlib.Path) -> tuple[StagingPaths, int]:
@@ -174,8 +179,7 @@ def _clean_up(paths: StagingPaths) -> dict[pathlib.Path, int]:
     raises OSError with the lock file still in place if a deletion fails."""
     if paths.retired.is_dir() and not os.path.lexists(paths.destination):
         os.rename(paths.retired, paths.destination)
-        warn(f"put the previous export back at {paths.destination}: an export failed or was killed while "
-             "replacing it")
+        warn(f"put the previous export back at {paths.destination}: an export failed or was killed while replacing it")
     freed = {}
     for directory in (paths.staging, paths.retired):
         if os.path.lexists(directory):

@@ -5,6 +5,7 @@ built with them) before it loads the graph. The op types a SavedModel uses are r
 `saved_model.pb` (graph nodes and every library function); the ops each tf.text library
 registers are read from the library itself with TensorFlow's `TF_GetOpList`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,4 +55,3 @@ def required_text_ops(export_dir: str | pathlib.Path) -> dict[pathlib.Path, list
     """The tf.text libraries the SavedModel needs -> the op types it uses from each."""
     used = saved_model_op_types(export_dir)
     return {path: sorted(used & ops) for path, ops in text_op_libraries().items() if used & ops}
-

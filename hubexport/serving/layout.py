@@ -6,6 +6,7 @@ entry for the model, for `--model_config_file`) and `serving_commands.txt` (the
 `tensorflow_model_server` and `docker run tensorflow/serving` command lines, REST requests, and
 the tf.text ops the server must have), and returns that text for printing.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,10 @@ def resolve_version_dir(export_dir: str | pathlib.Path, serving_version: int | N
     if base_dir.exists() and not base_dir.is_dir():
         raise ExportDirError(f"--export_dir {base_dir} exists and is not a directory")
     if (base_dir / "saved_model.pb").exists():
-        raise ExportDirError(f"--export_dir {base_dir} holds a SavedModel itself; TF Serving expects one "
-                             "SavedModel per numbered subdirectory (DIR/1, DIR/2, ...): pass a new directory")
+        raise ExportDirError(
+            f"--export_dir {base_dir} holds a SavedModel itself; TF Serving expects one "
+            "SavedModel per numbered subdirectory (DIR/1, DIR/2, ...): pass a new directory"
+        )
     if serving_version is None:
         version = max(existing_versions(base_dir), default=0) + 1
     elif serving_version < 0:
@@ -76,48 +79,62 @@ def rest_requests(name: str, signatures: dict[str, tuple[str, ...]]) -> dict[str
 def command_lines(name: str, base_dir: pathlib.Path) -> dict[str, str]:
     """How to start a server for the model: with the config file, or in Docker."""
     return {
-        "tensorflow_model_server": (f"tensorflow_model_server --port={GRPC_PORT} --rest_api_port={REST_PORT} "
-                                    f"--model_config_file={shlex.quote(str(base_dir / MODELS_CONFIG))}"),
-        "docker": (f"docker run --rm -p {GRPC_PORT}:{GRPC_PORT} -p {REST_PORT}:{REST_PORT} "
-                   f"--mount type=bind,source={shlex.quote(str(base_dir))},target=/models/{name} "
-                   f"-e MODEL_NAME={name} -t {DOCKER_IMAGE}"),
+        "tensorflow_model_server": (
+            f"tensorflow_model_server --port={GRPC_PORT} --rest_api_port={REST_PORT} "
+            f"--model_config_file={shlex.quote(str(base_dir / MODELS_CONFIG))}"
+        ),
+        "docker": (
+            f"docker run --rm -p {GRPC_PORT}:{GRPC_PORT} -p {REST_PORT}:{REST_PORT} "
+            f"--mount type=bind,source={shlex.quote(str(base_dir))},target=/models/{name} "
+            f"-e MODEL_NAME={name} -t {DOCKER_IMAGE}"
+        ),
     }
 
 
-def card_facts(name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]]
-               ) -> dict[str, object]:
+def card_facts(
+    name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]]
+) -> dict[str, object]:
     """What a model card's TensorFlow Serving section states: where the version lives, the files
     beside it, how to start a server and one REST request per signature (`text_ops` is added once
     the SavedModel is written)."""
     return {
-        "model_name": name, "base_dir": str(base_dir), "version": version, "signatures": signatures,
-        "models_config": MODELS_CONFIG, "commands_file": COMMANDS_FILE, "commands": command_lines(name, base_dir),
+        "model_name": name,
+        "base_dir": str(base_dir),
+        "version": version,
+        "signatures": signatures,
+        "models_config": MODELS_CONFIG,
+        "commands_file": COMMANDS_FILE,
+        "commands": command_lines(name, base_dir),
         "rest_requests": rest_requests(name, signatures),
         "example_body": {"signature_name": "serving_default", "inputs": {"text": list(EXAMPLE_TEXTS)}},
     }
 
 
-def serving_instructions(name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]],
-                         text_ops: list[str]) -> str:
+def serving_instructions(
+    name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]], text_ops: list[str]
+) -> str:
     """The text of serving_commands.txt: commands, requests and the custom ops to provide."""
     commands = command_lines(name, base_dir)
-    return "\n".join([
-        f"# Serving {name} (version {version} of {base_dir}) with TensorFlow Serving",
-        f"# models.config entry: {base_dir / MODELS_CONFIG}",
-        "# Start a model server (warm-up requests in assets.extra are replayed on load):",
-        commands["tensorflow_model_server"],
-        "# or in Docker:",
-        commands["docker"],
-        "# The graph tokenizes in TensorFlow with tf.text ops; the server must have them built in",
-        f"# (else it fails with 'Op type not registered'): {', '.join(text_ops) or 'none'}",
-        "# REST :predict requests, one per signature:",
-        *rest_requests(name, signatures).values(),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Serving {name} (version {version} of {base_dir}) with TensorFlow Serving",
+            f"# models.config entry: {base_dir / MODELS_CONFIG}",
+            "# Start a model server (warm-up requests in assets.extra are replayed on load):",
+            commands["tensorflow_model_server"],
+            "# or in Docker:",
+            commands["docker"],
+            "# The graph tokenizes in TensorFlow with tf.text ops; the server must have them built in",
+            f"# (else it fails with 'Op type not registered'): {', '.join(text_ops) or 'none'}",
+            "# REST :predict requests, one per signature:",
+            *rest_requests(name, signatures).values(),
+            "",
+        ]
+    )
 
 
-def write_serving_files(base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]],
-                        text_ops: list[str]) -> str:
+def write_serving_files(
+    base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]], text_ops: list[str]
+) -> str:
     """Writes models.config and serving_commands.txt into `base_dir`; returns the commands text.
 
     `signatures` maps each serving signature to its string input names; `text_ops` are the tf.text

@@ -6,6 +6,7 @@ optimization and table initialization. A failing warm-up request makes the load 
 export probe replays them too. Requests cover every signature with a batch of one and a batch of
 texts of different lengths (including an empty one).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -36,13 +37,15 @@ def warmup_requests(model_name: str, signatures: dict[str, tuple[str, ...]]) -> 
             request.model_spec.name = model_name
             request.model_spec.signature_name = signature
             for position, name in enumerate(input_names):
-                texts = batch[position % len(batch):] + batch[:position % len(batch)]
+                texts = batch[position % len(batch) :] + batch[: position % len(batch)]
                 request.inputs[name].CopyFrom(tf.make_tensor_proto(list(texts), dtype=tf.string))
             logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))
     return logs
 
 
-def write_warmup_requests(export_dir: pathlib.Path, model_name: str, signatures: dict[str, tuple[str, ...]]) -> pathlib.Path:
+def write_warmup_requests(
+    export_dir: pathlib.Path, model_name: str, signatures: dict[str, tuple[str, ...]]
+) -> pathlib.Path:
     """Writes the warm-up TFRecord for `signatures` (signature name -> string input names)."""
     path = warmup_path(export_dir)
     path.parent.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ no test (exit code 5). Further arguments (`bazel test --test_arg=...`) go to pyt
 
     python tests/support/bazel_pytest.py tests/test_x.py [pytest options]
 """
+
 from __future__ import annotations
 
 import os

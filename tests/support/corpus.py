@@ -4,6 +4,7 @@ Nothing here touches the network: the sources are the license texts Debian ships
 of CPython's standard library, the UTF-8 CJK sample files in CPython's test suite and, for
 training vocabularies at realistic sizes, the triple-quoted strings of a few installed packages.
 """
+
 from __future__ import annotations
 
 import ast

@@ -2,6 +2,7 @@
 
 Written from the rule's description (brute force over levels), not from the TensorFlow code.
 """
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Usage: python reload_encoder.py JOBS.json, where JOBS.json lists {"export_dir", "inputs", "outputs"}
 entries: each `inputs` .npz is fed to the loaded model and the results are saved to `outputs`.
 """
+
 import json
 import sys
 
@@ -15,9 +16,11 @@ def main(jobs_file: str) -> None:
         loaded = tf.saved_model.load(job["export_dir"])
         inputs = dict(np.load(job["inputs"]))
         outputs = loaded({k: tf.constant(v) for k, v in inputs.items()}, training=False)
-        arrays = {"pooled_output": outputs["pooled_output"].numpy(),
-                  "sequence_output": outputs["sequence_output"].numpy(),
-                  "default": outputs["default"].numpy()}
+        arrays = {
+            "pooled_output": outputs["pooled_output"].numpy(),
+            "sequence_output": outputs["sequence_output"].numpy(),
+            "default": outputs["default"].numpy(),
+        }
         arrays.update({f"encoder_outputs_{i}": t.numpy() for i, t in enumerate(outputs["encoder_outputs"])})
         np.savez(job["outputs"], **arrays)
     print("hubexport imported:", "hubexport" in sys.modules)

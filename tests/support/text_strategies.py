@@ -4,9 +4,10 @@
 encode: a test fed one fails in `tf.constant` before it reaches the tokenizer under test. Every text
 strategy of the suite is built here so that none can draw one.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from hypothesis import strategies as st
 

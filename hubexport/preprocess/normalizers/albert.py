@@ -20,6 +20,7 @@ given in the original string: the bytes made from a character span from its star
 character that produces output or starts a whitespace run (dropped combining marks are covered
 by the letter before them), and the space made from a whitespace run spans that whole run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,9 +64,7 @@ class Alignment:
         last = row_base + tf.maximum(end - 1, 0)
         nonempty = end > start
         input_end = tf.where(nonempty, tf.gather(self.source_ends.flat_values, last), input_start)
-        last_start = tf.where(
-            nonempty, tf.gather(self.source_starts.flat_values, last), input_start
-        )
+        last_start = tf.where(nonempty, tf.gather(self.source_starts.flat_values, last), input_start)
         return tuple(starts.with_flat_values(v) for v in (input_start, input_end, last_start))
 
 
@@ -85,9 +84,7 @@ class AlbertNormalizer(tf.Module):
         keys = list(mapping) + list(python_whitespace()) + [tables.BACKTICK, tables.APOSTROPHE]
         kinds = list(range(len(mapping))) + [_WHITESPACE] * len(python_whitespace()) + [_QUOTE] * 2
         self._kinds = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                np.array(keys, np.int64), np.array(kinds, np.int64)
-            ),
+            tf.lookup.KeyValueTensorInitializer(np.array(keys, np.int64), np.array(kinds, np.int64)),
             default_value=_IDENTITY,
         )
         rows = [[ord(c) for c in text] for text in mapping.values()]
@@ -109,15 +106,11 @@ class AlbertNormalizer(tf.Module):
         others = tf.where(~tf.strings.regex_full_match(texts, self._fast_text))
         chars = tf.strings.unicode_decode(tf.gather_nd(texts, others), "UTF-8", errors="replace")
         outputs, _, _ = self._character_outputs(chars)
-        return tf.tensor_scatter_nd_update(
-            self._normalize_ascii(texts), others, self._encode(chars, outputs)
-        )
+        return tf.tensor_scatter_nd_update(self._normalize_ascii(texts), others, self._encode(chars, outputs))
 
     def normalize_with_alignment(self, texts: tf.Tensor) -> tuple[tf.Tensor, Alignment]:
         """Like `normalize`, plus the map from normalized bytes back to input bytes."""
-        chars, char_starts = tf.strings.unicode_decode_with_offsets(
-            texts, "UTF-8", errors="replace"
-        )
+        chars, char_starts = tf.strings.unicode_decode_with_offsets(texts, "UTF-8", errors="replace")
         outputs, is_whitespace, opens_run = self._character_outputs(chars)
         output_bytes = tf.reduce_sum(_utf8_length(outputs), axis=1)
         input_lengths = tf.cast(tf.strings.length(texts, unit="BYTE"), tf.int64)
@@ -149,9 +142,7 @@ class AlbertNormalizer(tf.Module):
             texts = tf.strings.regex_replace(texts, tables.CAPITAL_SIGMA, "\u03c3")
         return texts
 
-    def _character_outputs(
-        self, chars: tf.RaggedTensor
-    ) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
+    def _character_outputs(self, chars: tf.RaggedTensor) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
         """Output code points [chars, (k)] of each character, which characters are whitespace
         and which open a whitespace run."""
         code_points = chars.flat_values
@@ -177,15 +168,11 @@ class AlbertNormalizer(tf.Module):
         repeats = is_quote & ~first_in_row & (code_points == _shift_right(code_points))
         run_begins = is_quote & ~repeats
         run_index = tf.cumsum(tf.cast(run_begins, tf.int64)) - 1
-        run_start = tf.gather(
-            tf.concat([tf.where(run_begins)[:, 0], [0]], axis=0), tf.maximum(run_index, 0)
-        )
+        run_start = tf.gather(tf.concat([tf.where(run_begins)[:, 0], [0]], axis=0), tf.maximum(run_index, 0))
         second_of_pair = is_quote & ((position - run_start) % 2 == 1)
         pair_start = is_quote & ~second_of_pair & tf.concat([repeats[1:], [False]], axis=0)
 
-        empty, space, double_quote = (
-            tf.constant(self._empty_row + k, tf.int64) for k in range(3)
-        )
+        empty, space, double_quote = (tf.constant(self._empty_row + k, tf.int64) for k in range(3))
         row = tf.where(kind >= 0, kind, self._empty_row + 3 + position)
         row = tf.where(is_whitespace, tf.where(kept_space, space, empty), row)
         row = tf.where(pair_start, double_quote, tf.where(second_of_pair, empty, row))
@@ -204,7 +191,9 @@ def _shift_right(values: tf.Tensor) -> tf.Tensor:
 def _utf8_length(code_points: tf.RaggedTensor) -> tf.RaggedTensor:
     """Bytes each code point takes in UTF-8."""
     return tf.ragged.map_flat_values(
-        lambda cp: 1 + tf.cast(cp >= 0x80, tf.int64) + tf.cast(cp >= 0x800, tf.int64)
+        lambda cp: 1
+        + tf.cast(cp >= 0x80, tf.int64)
+        + tf.cast(cp >= 0x800, tf.int64)
         + tf.cast(cp >= 0x10000, tf.int64),
         code_points,
     )
@@ -219,7 +208,5 @@ def _next_anchor_starts(
     position = tf.range(tf.size(starts, out_type=tf.int64))
     following = tf.searchsorted(anchors, position, side="right", out_type=tf.int64)
     anchor = tf.gather(tf.concat([anchors, [0]], axis=0), following)
-    same_text = (following < tf.size(anchors, out_type=tf.int64)) & (
-        tf.gather(rowids, anchor) == rowids
-    )
+    same_text = (following < tf.size(anchors, out_type=tf.int64)) & (tf.gather(rowids, anchor) == rowids)
     return tf.where(same_text, tf.gather(starts, anchor), tf.gather(input_lengths, rowids))

@@ -10,6 +10,7 @@ graph needs a table of those strings plus three contextual rules. The tables are
 Python's own `unicodedata` and `str` methods: the same Unicode version as the reference, which
 ICU-based TensorFlow ops do not guarantee.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,7 +42,7 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def character_map(lowercase: bool, keep_accents: bool) -> dict[int, str]:
     """Code point -> the text ALBERT preprocessing turns it into, for those it changes.
 
@@ -64,7 +65,7 @@ def character_map(lowercase: bool, keep_accents: bool) -> dict[int, str]:
     return mapping
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sigma_context_classes() -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(cased and not case-ignorable, case-ignorable) code points, as `str.lower` sees them.
 

@@ -6,6 +6,7 @@ check the two agree), so the ids equal Hugging Face's on `raw.decode("utf-8", er
 Valid UTF-8 passes through unchanged, so byte offsets into valid text are offsets into the input;
 for repaired text they are offsets into the repaired string (U+FFFD takes 3 bytes).
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -15,5 +16,11 @@ REPLACEMENT_CHARACTER = 0xFFFD
 
 def replace_invalid_utf8(strings: tf.Tensor) -> tf.Tensor:
     """tf.string [batch] -> the same strings with each invalid UTF-8 sequence replaced by U+FFFD."""
-    return tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace",
-                                        replacement_char=REPLACEMENT_CHARACTER, replace_control_characters=False)
+    return tf.strings.unicode_transcode(
+        strings,
+        "UTF-8",
+        "UTF-8",
+        errors="replace",
+        replacement_char=REPLACEMENT_CHARACTER,
+        replace_control_characters=False,
+    )

@@ -5,6 +5,7 @@ normalized code points; NFD's canonical reordering is redone when marks could mo
 runs of word characters between whitespace, with every punctuation and CJK character alone.
 Each normalized character remembers the input bytes it came from, for token offsets.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -181,8 +182,7 @@ class BertPreTokenizer(tf.Module):
         inputs = _flat_where(listed)
         rows = tf.gather(index, inputs)
         present = tf.where(
-            tf.range(tf.shape(self._full_elements)[1])[None, :]
-            < tf.gather(self._full_counts, rows)[:, None]
+            tf.range(tf.shape(self._full_elements)[1])[None, :] < tf.gather(self._full_counts, rows)[:, None]
         )
         pieces = tf.gather_nd(tf.gather(self._full_elements, rows), present)
 
@@ -193,9 +193,7 @@ class BertPreTokenizer(tf.Module):
             src,
             tf.concat([tf.gather(elements.code, own), _bits(pieces, table_lib.FULL_CODE_SHIFT)], 0),
             tf.concat([tf.gather(elements.kind, own), _bits(pieces, 0, table_lib.KIND_MASK)], 0),
-            tf.concat(
-                [tf.zeros_like(own, tf.bool), _bits(pieces, table_lib.FULL_DROPPED_SHIFT, 1) > 0], 0
-            ),
+            tf.concat([tf.zeros_like(own, tf.bool), _bits(pieces, table_lib.FULL_DROPPED_SHIFT, 1) > 0], 0),
             position,
         )
         return tuple(tf.gather(field, order) for field in fields)

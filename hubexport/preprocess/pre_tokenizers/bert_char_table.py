@@ -10,6 +10,7 @@ needs the marks that stripping drops, so a second side table keeps the full NFD 
 ones flagged) of every code point that loses some; the graph only uses it when a kept output is
 itself a mark with a non-zero combining class, which real text almost never has.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,7 +78,7 @@ def _range_mask(text: str) -> np.ndarray:
     return mask
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _unicode() -> dict:
     """The probed data, decoded once per process."""
     ccc = np.zeros(NUM_CODE_POINTS, np.int64)
@@ -134,7 +135,7 @@ def _side_table(rows: dict[int, list[Piece]], encode) -> tuple[np.ndarray, np.nd
     return np.array(sorted(rows), np.int32), counts, elements
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> CharTable:
     """The tables for one BertNormalizer configuration (clean_text is always on), built once
     per process (treat the arrays as read-only)."""
@@ -173,12 +174,8 @@ def build(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) ->
 
     mark = mark.astype(np.int64)
     packed = kind | (count << COUNT_SHIFT) | (mark << MARK_SHIFT) | (delta << DELTA_SHIFT)
-    unique_blocks, blocks = np.unique(
-        packed.astype(np.int32).reshape(-1, 1 << BLOCK_BITS), axis=0, return_inverse=True
-    )
-    multi_code_points, _, multi_elements = _side_table(
-        multi, lambda p: p.kind | (p.code_point << SIDE_CODE_SHIFT)
-    )
+    unique_blocks, blocks = np.unique(packed.astype(np.int32).reshape(-1, 1 << BLOCK_BITS), axis=0, return_inverse=True)
+    multi_code_points, _, multi_elements = _side_table(multi, lambda p: p.kind | (p.code_point << SIDE_CODE_SHIFT))
     full_code_points, full_counts, full_elements = _side_table(
         full,
         lambda p: p.kind | (p.dropped << FULL_DROPPED_SHIFT) | (p.code_point << FULL_CODE_SHIFT),

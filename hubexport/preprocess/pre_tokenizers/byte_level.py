@@ -14,6 +14,7 @@ sentinel yields the pieces. The three character classes are spelled out from
 (`tensorflow_text.regex_split` would do the split directly, but it is about 15x slower here and
 stops at NUL characters.)
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -25,10 +26,7 @@ _SENTINEL = b"\xff"
 
 def _class_body(ranges: tuple[tuple[int, int], ...]) -> str:
     """The inside of an RE2 character class `[...]` holding the given code point ranges."""
-    return "".join(
-        f"\\x{{{start:X}}}" if start == end else f"\\x{{{start:X}}}-\\x{{{end:X}}}"
-        for start, end in ranges
-    )
+    return "".join(f"\\x{{{start:X}}}" if start == end else f"\\x{{{start:X}}}-\\x{{{end:X}}}" for start, end in ranges)
 
 
 _SPACE = _class_body(gpt2_char_classes.WHITESPACE_RANGES)
@@ -39,10 +37,7 @@ _NUMBER = _class_body(gpt2_char_classes.NUMBER_RANGES)
 CUT_PATTERN = f"([{_SPACE}]+)([{_SPACE}][^{_SPACE}])"
 CUT_REWRITE = b"\\1" + _SENTINEL + b"\\2"
 # The GPT-2 pattern without its look-ahead alternative `\s+(?!\S)`.
-PIECE_PATTERN = (
-    f"'s|'t|'re|'ve|'m|'ll|'d| ?[{_LETTER}]+| ?[{_NUMBER}]+"
-    f"| ?[^{_SPACE}{_LETTER}{_NUMBER}]+|[{_SPACE}]+"
-)
+PIECE_PATTERN = f"'s|'t|'re|'ve|'m|'ll|'d| ?[{_LETTER}]+| ?[{_NUMBER}]+| ?[^{_SPACE}{_LETTER}{_NUMBER}]+|[{_SPACE}]+"
 
 
 def pretokenize_with_offsets(

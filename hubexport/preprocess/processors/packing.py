@@ -8,9 +8,10 @@ padded. Two framings exist:
   2 for `C [SEP]`;
 - "roberta": `<s> A </s></s> B </s></s> C </s>`, every type id 0.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -54,8 +55,11 @@ def pack_inputs(
     word_pieces, type_pieces = [], []
     for index, segment in enumerate(flat):
         prefix = _prefix_ids(index, special_tokens, packing_style)
-        pieces = [_constant_columns(segment, prefix), _keep_first(segment, kept[:, index]),
-                  _constant_columns(segment, [special_tokens.end_id])]
+        pieces = [
+            _constant_columns(segment, prefix),
+            _keep_first(segment, kept[:, index]),
+            _constant_columns(segment, [special_tokens.end_id]),
+        ]
         segment_ids = tf.concat(pieces, axis=1)
         type_id = index if packing_style == "bert" else 0
         word_pieces.append(segment_ids)

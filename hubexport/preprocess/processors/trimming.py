@@ -14,6 +14,7 @@ lengths `[batch, num_segments]` (each kept length <= its segment length, their s
   one gets the odd token.
 - "waterfall" keeps the first segments whole and gives the rest of the budget to later ones.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,9 +29,7 @@ TRUNCATION_STRATEGIES = ("round_robin", "waterfall")
 def check_truncation(truncation: str) -> str:
     """Returns `truncation` if it names a known strategy, else raises ConfigError."""
     if truncation not in TRUNCATION_STRATEGIES:
-        raise ConfigError(
-            f"--truncation must be one of {', '.join(TRUNCATION_STRATEGIES)}, got {truncation!r}"
-        )
+        raise ConfigError(f"--truncation must be one of {', '.join(TRUNCATION_STRATEGIES)}, got {truncation!r}")
     return truncation
 
 

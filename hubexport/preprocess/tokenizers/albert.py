@@ -6,6 +6,7 @@ HF lowercases, collapses whitespace, maps ``` `` ```/`''` to `"`, strips accents
 comma (`models.sentencepiece.albert_digit_comma`). Ids are the model's own: `[CLS]`, `[SEP]`, `<pad>`, `<unk>`,
 `[MASK]` as the SentencePiece model numbers them.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -63,9 +64,7 @@ class AlbertSentencePieceTokenizer(SentencePieceTokenizerBase):
     def _tokenize_shard(self, strings: tf.Tensor) -> tf.RaggedTensor:
         return self._splitter.split(self._encoder.encode(self._normalizer.normalize(strings)))
 
-    def tokenize_with_offsets(
-        self, strings: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         texts, alignment = self._normalizer.normalize_with_alignment(strings)
         ids, starts, ends = self._encoder.encode_with_offsets(texts)
         starts, ends, last_char_starts = alignment.to_input_offsets(starts, ends)
@@ -87,9 +86,7 @@ class AlbertSentencePieceTokenizer(SentencePieceTokenizerBase):
 
         specials_before = tf.cumsum(tf.cast(special, tf.int64), exclusive=True)
         row_specials = tf.concat([[0], tf.cumsum(tf.cast(special, tf.int64))], axis=0)
-        specials_in_row = tf.gather(row_specials, ids.row_limits()) - tf.gather(
-            row_specials, ids.row_starts()
-        )
+        specials_in_row = tf.gather(row_specials, ids.row_limits()) - tf.gather(row_specials, ids.row_starts())
         run_splits = tf.concat([[0], tf.cumsum(specials_in_row + 1)], axis=0)
         run = (
             tf.gather(run_splits, rowids)
@@ -110,9 +107,7 @@ class AlbertSentencePieceTokenizer(SentencePieceTokenizerBase):
             ]
         )
         per_row = tf.strings.reduce_join(
-            tf.RaggedTensor.from_value_rowids(
-                special_texts, tf.boolean_mask(rowids, special), nrows=ids.nrows()
-            ),
+            tf.RaggedTensor.from_value_rowids(special_texts, tf.boolean_mask(rowids, special), nrows=ids.nrows()),
             axis=1,
         )
         last_runs = tf.gather(decoded, run_splits[1:] - 1)

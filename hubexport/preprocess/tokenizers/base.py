@@ -4,6 +4,7 @@ A tokenizer is a `tf.Module` so that its lookup tables and asset files are track
 inside the SavedModel that holds it. All methods take and return tensors and use only TensorFlow
 and tensorflow-text ops, so they can be traced into a graph and served without Python.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,9 +54,7 @@ class InGraphTokenizer(tf.Module):
         ids, _, _ = self.tokenize_with_offsets(strings)
         return ids
 
-    def tokenize_with_offsets(
-        self, strings: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Like `tokenize`, plus int64 start and end byte offsets of each token in its input."""
         raise NotImplementedError
 

@@ -9,6 +9,7 @@ character covers the whole character, and leading / trailing spaces are trimmed
 construction, so no file path is kept. Input must be valid UTF-8 (as a Python str always is);
 invalid bytes do not make it fail, but their ids and offsets are unspecified.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -82,9 +83,7 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         tokens, _, _ = self._encode_words(pieces.flat_values, with_offsets=False)
         return pieces.with_flat_values(tokens).merge_dims(1, 2)
 
-    def tokenize_with_offsets(
-        self, strings: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Like `tokenize`, plus int64 start and end byte offsets of each token in its input."""
         pieces, piece_starts, _, prefix = self._pieces(strings)
         tokens, starts, ends = self._encode_words(pieces.flat_values, with_offsets=True)
@@ -100,21 +99,15 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         """int32 token ids [batch, (tokens)] -> UTF-8 strings [batch], like Hugging Face's decode:
         the tokens' bytes joined, each invalid UTF-8 sequence replaced by U+FFFD."""
         joined = tf.strings.reduce_join(tf.gather(self._token_bytes, ids), axis=-1)
-        return tf.strings.unicode_transcode(
-            joined, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
-        )
+        return tf.strings.unicode_transcode(joined, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
 
-    def _pieces(
-        self, strings: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
+    def _pieces(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
         """Pre-tokenized words and offsets, plus per string the length (0 or 1) of the space
         that `add_prefix_space` put in front (only of non-empty strings not starting with one)."""
         strings = tf.convert_to_tensor(strings, tf.string)
         prefix = tf.zeros_like(strings, tf.int64)
         if self.add_prefix_space:
-            needs_space = tf.logical_and(
-                tf.strings.length(strings) > 0, tf.strings.substr(strings, 0, 1) != " "
-            )
+            needs_space = tf.logical_and(tf.strings.length(strings) > 0, tf.strings.substr(strings, 0, 1) != " ")
             strings = tf.where(needs_space, tf.strings.join([" ", strings]), strings)
             prefix = tf.cast(needs_space, tf.int64)
         pieces, starts, ends = byte_level.pretokenize_with_offsets(strings)
@@ -135,9 +128,7 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         num_whole = tf.size(whole_word_ids)
         num_merge = tf.size(merge_words)
         word_lengths = tf.strings.length(merge_words)
-        word_bytes = tf.cast(
-            tf.io.decode_raw(tf.strings.reduce_join(merge_words), tf.uint8), tf.int32
-        )
+        word_bytes = tf.cast(tf.io.decode_raw(tf.strings.reduce_join(merge_words), tf.uint8), tf.int32)
         merged = self._merger(
             tf.gather(self._byte_ids, word_bytes),
             tf.repeat(tf.range(num_merge), word_lengths),
@@ -150,9 +141,7 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
         )
         rows = tf.gather(row_of_unique, index)
         row_lengths = tf.concat([tf.ones([num_whole], tf.int64), merged.row_lengths()], axis=0)
-        tokens = tf.RaggedTensor.from_row_lengths(
-            tf.concat([whole_word_ids, merged.flat_values], axis=0), row_lengths
-        )
+        tokens = tf.RaggedTensor.from_row_lengths(tf.concat([whole_word_ids, merged.flat_values], axis=0), row_lengths)
         if not with_offsets:
             return tf.gather(tokens, rows), None, None
         whole_ends = tf.cast(tf.strings.length(tf.boolean_mask(unique, is_whole)), tf.int64)
@@ -176,18 +165,14 @@ class ByteLevelBpeTokenizer(InGraphTokenizer):
             tf.equal(tf.range(tf.size(word_bytes)), 0),
         )
         char_index = tf.math.cumsum(tf.cast(is_char_start, tf.int64)) - 1
-        char_starts = tf.concat(
-            [tf.where(is_char_start)[:, 0], tf.shape(word_bytes, out_type=tf.int64)], axis=0
-        )
+        char_starts = tf.concat([tf.where(is_char_start)[:, 0], tf.shape(word_bytes, out_type=tf.int64)], axis=0)
         starts = tf.gather(char_starts, tf.gather(char_index, starts))
         ends = tf.gather(char_starts, tf.gather(char_index, ends - 1) + 1)
         word_starts = _exclusive_cumsum(tf.cast(word_lengths, tf.int64))
         word_start = tf.gather(word_starts, merged.value_rowids())
         return starts - word_start, ends - word_start
 
-    def _trim_offsets(
-        self, ids: tf.RaggedTensor, starts: tf.Tensor, ends: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
+    def _trim_offsets(self, ids: tf.RaggedTensor, starts: tf.Tensor, ends: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Hugging Face's trim_offsets: drop leading / trailing spaces of each token's span, except
         the one leading space of a string's first token when `add_prefix_space` is on."""
         leading = tf.gather(self._leading_spaces, ids.flat_values)

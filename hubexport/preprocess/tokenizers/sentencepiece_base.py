@@ -1,4 +1,5 @@
 """What the in-graph SentencePiece tokenizers (ALBERT, XLM-RoBERTa) share."""
+
 from __future__ import annotations
 
 import pathlib

@@ -8,6 +8,7 @@ lowercasing, not the normalizer). Every other line goes through `BertPreTokenize
 reproduces HF's normalizer and pre-tokenizer on every code point, and then through
 FastWordpieceTokenizer word by word, with HF's 100-character (not byte) word limit applied here.
 """
+
 from __future__ import annotations
 
 import os
@@ -134,9 +135,7 @@ class WordPieceTokenizer(InGraphTokenizer):
         """UTF-8 strings [batch] -> int32 ids [batch, (tokens)], skipping all offset work."""
         return self._tokenize(strings, with_offsets=False)[0]
 
-    def tokenize_with_offsets(
-        self, strings: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """UTF-8 strings [batch] -> int32 ids, int64 start and end byte offsets, each
         [batch, (tokens)]."""
         return self._tokenize(strings, with_offsets=True)
@@ -147,10 +146,7 @@ class WordPieceTokenizer(InGraphTokenizer):
         strings = tf.convert_to_tensor(strings, tf.string)
         size = tf.size(strings)
         bounds = [size * i // SHARDS for i in range(SHARDS + 1)]
-        shards = [
-            self._tokenize_lines(strings[start:end], with_offsets)
-            for start, end in zip(bounds[:-1], bounds[1:])
-        ]
+        shards = [self._tokenize_lines(strings[start:end], with_offsets) for start, end in zip(bounds[:-1], bounds[1:])]
         return tuple(tf.concat(parts, axis=0) for parts in zip(*shards))
 
     def _tokenize_lines(self, strings: tf.Tensor, with_offsets: bool):

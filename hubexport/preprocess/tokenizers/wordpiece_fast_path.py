@@ -14,6 +14,7 @@ Agreeing means: HF maps the character to exactly one character (no removal, no e
 mark that NFD could move, so offsets map one to one) and tf.text maps it to the same character
 with the same role (word character, isolated punctuation/CJK, or whitespace).
 """
+
 from __future__ import annotations
 
 import functools
@@ -77,7 +78,7 @@ def _tf_facts(cps: np.ndarray, lowercase: bool, strip_accents: bool):
         return code, role.row_lengths().numpy()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def agreeing_code_points(
     lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -103,15 +104,11 @@ def _re2_class(code_points: np.ndarray, negate: bool = False) -> str:
     breaks = np.flatnonzero(np.diff(code_points) != 1)
     firsts = np.concatenate([code_points[:1], code_points[breaks + 1]])
     lasts = np.concatenate([code_points[breaks], code_points[-1:]])
-    spans = "".join(
-        f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in zip(firsts, lasts)
-    )
+    spans = "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in zip(firsts, lasts))
     return ("[^" if negate else "[") + spans + "]"
 
 
-def line_patterns(
-    lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool
-) -> tuple[str, str]:
+def line_patterns(lowercase: bool, strip_accents: bool, tokenize_chinese_chars: bool) -> tuple[str, str]:
     """RE2 patterns for whole lines: one matches lines of agreeing characters only, the other
     lines with a run of more than MAX_WORD_CHARS non-separators (a word that could exceed
     tf.text's 100-byte limit while within HF's 100 characters)."""

@@ -5,6 +5,7 @@ HF hands the text to SentencePiece unchanged and renumbers the pieces the fairse
 `<pad>`=1, `</s>`=2, `<unk>`=3, every other SentencePiece id shifted by one (SentencePiece's id 0,
 its unknown piece, becomes 3), `<mask>` = SentencePiece size + 1.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -38,16 +39,13 @@ class XlmRobertaSentencePieceTokenizer(SentencePieceTokenizerBase):
             start_id=0, end_id=2, padding_id=1, unknown_id=UNKNOWN_ID, mask_id=size + FAIRSEQ_OFFSET
         )
         self._tokens = tf.constant(
-            list(FAIRSEQ_TOKENS) + list(self._model.pieces[len(FAIRSEQ_TOKENS) - FAIRSEQ_OFFSET :])
-            + ["<mask>"]
+            list(FAIRSEQ_TOKENS) + list(self._model.pieces[len(FAIRSEQ_TOKENS) - FAIRSEQ_OFFSET :]) + ["<mask>"]
         )
 
     def _tokenize_shard(self, strings: tf.Tensor) -> tf.RaggedTensor:
         return _to_fairseq(self._encoder.encode(strings))
 
-    def tokenize_with_offsets(
-        self, strings: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         ids, starts, ends = self._encoder.encode_with_offsets(strings)
         return _to_fairseq(ids), starts, ends
 
@@ -59,6 +57,4 @@ class XlmRobertaSentencePieceTokenizer(SentencePieceTokenizerBase):
 
 def _to_fairseq(ids: tf.RaggedTensor) -> tf.RaggedTensor:
     """SentencePiece ids -> XLM-R ids (`spm_id + 1 if spm_id else <unk>`, as HF converts)."""
-    return tf.ragged.map_flat_values(
-        lambda v: tf.where(v == 0, UNKNOWN_ID, v + FAIRSEQ_OFFSET), ids
-    )
+    return tf.ragged.map_flat_values(lambda v: tf.where(v == 0, UNKNOWN_ID, v + FAIRSEQ_OFFSET), ids)

@@ -6,10 +6,11 @@ All numbers are hexadecimal, entries are separated by spaces:
 - mappings: `a:x.y.z` maps `a` to the sequence x y z; `a-b/s:+d` (or `:-d`) maps every `s`-th
   code point `c` of `a..b` to the single code point `c + d`.
 """
+
 from __future__ import annotations
 
 import textwrap
-from typing import Iterable
+from collections.abc import Iterable
 
 MIN_RUN = 3
 HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3

@@ -6,11 +6,12 @@ Rust standard library's lowercase), which no Python `unicodedata` reproduces. Pr
 thing once and shipping the answers keeps the in-graph tokenizer exact without `tokenizers` at
 run time. Development tool only: `python -m hubexport.preprocess.unicode_tables.bert_probe`.
 """
+
 from __future__ import annotations
 
 import pathlib
 import unicodedata
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from hubexport.preprocess.unicode_tables import bert_codec as codec
 

@@ -3,13 +3,14 @@
 HF's slow SentencePiece tokenizers use `str.split()` and `str.strip()`, whose whitespace set is
 wider than ASCII or RE2's `\\s` (it includes \\x1c-\\x1f, \\x85, U+2028 ...).
 """
+
 from __future__ import annotations
 
 import functools
 import sys
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def python_whitespace() -> tuple[int, ...]:
     """Code points `str.split()` and `str.strip()` treat as whitespace."""
     return tuple(cp for cp in range(sys.maxunicode + 1) if chr(cp).isspace())
@@ -23,9 +24,7 @@ def regex_class(code_points: tuple[int, ...] | list[int], negate: bool = False) 
             ranges[-1][1] = cp
         else:
             ranges.append([cp, cp])
-    body = "".join(
-        f"\\x{{{lo:x}}}" if lo == hi else f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in ranges
-    )
+    body = "".join(f"\\x{{{lo:x}}}" if lo == hi else f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in ranges)
     return f"[{'^' if negate else ''}{body}]"
 
 

@@ -4,12 +4,13 @@ Byte-level BPE vocabularies (GPT-2, RoBERTa) spell every token with one printabl
 byte, so that `vocab.json` and `merges.txt` are readable text: printable Latin-1 bytes map to
 themselves, the other 68 bytes to U+0100 and up (space becomes "Ġ", newline "Ċ").
 """
+
 from __future__ import annotations
 
 import functools
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def byte_to_char() -> dict[int, str]:
     """The 256-entry map byte -> printable character."""
     printable = [
@@ -23,7 +24,7 @@ def byte_to_char() -> dict[int, str]:
     return dict(sorted(chars.items()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def char_to_byte() -> dict[str, int]:
     """The inverse map printable character -> byte."""
     return {char: byte for byte, char in byte_to_char().items()}
@@ -36,6 +37,4 @@ def token_bytes(token: str) -> bytes:
     Hugging Face's ByteLevel decoder does.
     """
     table = char_to_byte()
-    return b"".join(
-        bytes([table[char]]) if char in table else char.encode("utf-8") for char in token
-    )
+    return b"".join(bytes([table[char]]) if char in table else char.encode("utf-8") for char in token)

@@ -5,6 +5,7 @@ non-overlapping occurrences left to right; the loop ends when no word has a pair
 This is GPT-2's algorithm, and Hugging Face's for merges learned in order (every merge that uses
 a token comes after the merge that made it).
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -51,18 +52,14 @@ class BpeMerger(tf.Module):
         keys = [left * self._vocab_size + right for left, right, _ in vocabulary.merges]
         ranks = list(range(len(vocabulary.merges)))
         self._pair_ranks = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(keys, tf.int64), tf.constant(ranks, tf.int32)
-            ),
+            tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.int64), tf.constant(ranks, tf.int32)),
             default_value=self._no_merge,
         )
         # Index `no_merge` is a placeholder so that every rank, merging or not, can be gathered.
         merged_ids = [merged for _, _, merged in vocabulary.merges] + [0]
         self._merged_ids = tf.constant(merged_ids, tf.int64)
 
-    def __call__(
-        self, symbols: tf.Tensor, word_ids: tf.Tensor, num_words: tf.Tensor
-    ) -> tf.RaggedTensor:
+    def __call__(self, symbols: tf.Tensor, word_ids: tf.Tensor, num_words: tf.Tensor) -> tf.RaggedTensor:
         """Token ids int32 [n] of words `word_ids` int32 [n] (sorted, in 0..num_words-1) ->
         the merged tokens, [num_words, (tokens)]."""
         state = tf.bitwise.bitwise_or(
@@ -77,9 +74,7 @@ class BpeMerger(tf.Module):
             words = tf.bitwise.right_shift(state, _WORD_SHIFT)
             pair_words = words[:-1]
             keys = tokens[:-1] * self._vocab_size + tokens[1:]
-            ranks = tf.where(
-                tf.equal(pair_words, words[1:]), self._pair_ranks.lookup(keys), self._no_merge
-            )
+            ranks = tf.where(tf.equal(pair_words, words[1:]), self._pair_ranks.lookup(keys), self._no_merge)
             best = tf.math.unsorted_segment_min(ranks, pair_words, num_words)
             merge = _leftmost_non_overlapping(
                 tf.logical_and(tf.equal(ranks, tf.gather(best, pair_words)), ranks < self._no_merge)
@@ -88,9 +83,7 @@ class BpeMerger(tf.Module):
             state = tf.concat([tf.where(merge, merged, state[:-1]), state[-1:]], axis=0)
             # 0: still merging, 1: word done (nothing left to merge), 2: merged into its left.
             word_done = tf.gather(best >= self._no_merge, words)
-            part = tf.cast(word_done, tf.int32) + 2 * tf.cast(
-                tf.concat([[False], merge], axis=0), tf.int32
-            )
+            part = tf.cast(word_done, tf.int32) + 2 * tf.cast(tf.concat([[False], merge], axis=0), tf.int32)
             state, done, _ = tf.dynamic_partition(state, part, 3)
             return i + 1, state, finished.write(i, done)
 

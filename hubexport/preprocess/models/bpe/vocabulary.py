@@ -5,6 +5,7 @@ run once per vocabulary entry at construction: entries that BPE turns into exact
 can be looked up whole, in the graph, without running the merge loop (a property of the
 vocabulary, not a cache of seen text).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,11 +67,7 @@ class BpeVocabulary:
 
     def self_encoding_ids(self) -> list[int]:
         """Ids of the tokens whose own bytes BPE encodes to exactly that one token."""
-        return [
-            i
-            for i, token in enumerate(self.tokens)
-            if self.encode_word(byte_unicode.token_bytes(token)) == [i]
-        ]
+        return [i for i, token in enumerate(self.tokens) if self.encode_word(byte_unicode.token_bytes(token)) == [i]]
 
 
 def load(vocab_file: str | os.PathLike, merges_file: str | os.PathLike) -> BpeVocabulary:

@@ -10,6 +10,7 @@ gathers replacements.
 A piece that SentencePiece marks unknown is reported by the reference as its surface text, which
 never ends in a comma when the vocabulary has one, so only known pieces are re-split.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -30,9 +31,7 @@ class DigitCommaSplitter(tf.Module):
         if "," not in model.piece_ids:
             raise ValueError("the SentencePiece model has no ',' piece; ALBERT needs one")
         rows = _replacements(model)
-        self._row_splits = tf.constant(
-            list(itertools.accumulate([0] + [len(row) for row in rows])), tf.int64
-        )
+        self._row_splits = tf.constant(list(itertools.accumulate([0] + [len(row) for row in rows])), tf.int64)
         # Per replacement token: its id and its role (KEPT, DIGITS or COMMA).
         self._tokens = tf.constant([token for row in rows for token in row], tf.int32)
 
@@ -40,15 +39,11 @@ class DigitCommaSplitter(tf.Module):
         """The re-split ids."""
         return self._replace(ids)[0]
 
-    def split_with_origin(
-        self, ids: tf.RaggedTensor
-    ) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
+    def split_with_origin(self, ids: tf.RaggedTensor) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
         """The re-split ids, and per new token (flat): the flat index of the token it comes
         from, and its role: KEPT (not re-split), DIGITS (a part without the comma) or COMMA."""
         new_ids, token_splits, roles = self._replace(ids)
-        origin = tf.searchsorted(
-            token_splits[1:], tf.range(token_splits[-1]), side="right", out_type=tf.int64
-        )
+        origin = tf.searchsorted(token_splits[1:], tf.range(token_splits[-1]), side="right", out_type=tf.int64)
         return new_ids, origin, roles
 
     def _replace(self, ids: tf.RaggedTensor) -> tuple[tf.RaggedTensor, tf.Tensor, tf.Tensor]:
@@ -61,9 +56,7 @@ class DigitCommaSplitter(tf.Module):
             OUTPUT_RAGGED_RANK=1,
         )
         token_splits = splits[0]
-        new_ids = tf.RaggedTensor.from_row_splits(
-            tokens[:, 0], tf.gather(token_splits, ids.row_splits), validate=False
-        )
+        new_ids = tf.RaggedTensor.from_row_splits(tokens[:, 0], tf.gather(token_splits, ids.row_splits), validate=False)
         return new_ids, token_splits, tokens[:, 1]
 
 

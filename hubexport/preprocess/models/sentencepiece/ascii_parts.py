@@ -13,6 +13,7 @@ Only printable ASCII (U+0021-U+007E) is cut: there a character is a byte and the
 normalization changes nothing (checked per model; models where it would, or with user-defined or
 unused pieces, are never cut but still encoded word by word here).
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -43,13 +44,9 @@ def encodes_ascii_words(model: SentencePieceModel) -> bool:
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(model.serialized)
     rules = SentencePieceNormalizer(normalizer_spec=proto.normalizer_spec.SerializeToString())
-    verbatim = SentencePieceNormalizer(
-        normalizer_spec=_verbatim_proto(model).normalizer_spec.SerializeToString()
-    )
+    verbatim = SentencePieceNormalizer(normalizer_spec=_verbatim_proto(model).normalizer_spec.SerializeToString())
     expected = SPACE_SYMBOL + PRINTABLE_ASCII
-    return rules.normalize(PRINTABLE_ASCII) == expected and (
-        verbatim.normalize(" " + PRINTABLE_ASCII) == expected
-    )
+    return rules.normalize(PRINTABLE_ASCII) == expected and (verbatim.normalize(" " + PRINTABLE_ASCII) == expected)
 
 
 class AsciiPartEncoder(tf.Module):
@@ -76,9 +73,7 @@ class AsciiPartEncoder(tf.Module):
         joined = tf.strings.join([space, tf.strings.reduce_join(words, separator=" ")])
         codes = tf.cast(tf.io.decode_raw(joined, tf.uint8), tf.int32)
         is_space = tf.equal(codes, _SPACE)
-        cut_before = tf.concat(
-            [[False], tf.gather(self._cuts, codes[:-1] * 128 + codes[1:])], axis=0
-        )
+        cut_before = tf.concat([[False], tf.gather(self._cuts, codes[:-1] * 128 + codes[1:])], axis=0)
         starts = tf.where(is_space | cut_before)[:, 0]
         size = tf.shape(codes, out_type=tf.int64)
         lengths = tf.concat([starts[1:], size], axis=0) - starts
@@ -97,9 +92,7 @@ class AsciiPartEncoder(tf.Module):
         )
         # A word's parts are consecutive, the first one starts at its space.
         first_parts = tf.where(tf.gather(is_space, starts))[:, 0]
-        word_splits = tf.gather(
-            part_splits[0], tf.concat([first_parts, tf.shape(starts, out_type=tf.int64)], 0)
-        )
+        word_splits = tf.gather(part_splits[0], tf.concat([first_parts, tf.shape(starts, out_type=tf.int64)], 0))
         return tf.RaggedTensor.from_row_splits(ids, word_splits, validate=False)
 
     def _encode_parts(self, parts: tf.Tensor) -> tf.RaggedTensor:
@@ -150,7 +143,5 @@ def _cut_table(model: SentencePieceModel) -> list[bool]:
     chars = {ord(c): c for c in PRINTABLE_ASCII} | {_SPACE: SPACE_SYMBOL}
     for a, first in chars.items():
         for b, second in chars.items():
-            table[a * 128 + b] = first + second not in adjacent and (
-                first in known or second in known
-            )
+            table[a * 128 + b] = first + second not in adjacent and (first in known or second in known)
     return table

@@ -11,6 +11,7 @@ its ids from its distinct word.
 begins with "▁" starts where the previous piece ends (it covers the whitespace before its word),
 the "▁" in front of a text is zero-width.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -71,15 +72,11 @@ class BpeWordEncoder(tf.Module):
     def _encode_whole(self, words: tf.Tensor) -> tf.RaggedTensor:
         return self.sentencepiece.tokenize(words)
 
-    def encode_with_offsets(
-        self, texts: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def encode_with_offsets(self, texts: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Ids plus int64 start and end byte offsets of each piece in its text."""
         words = tf.strings.split(texts, sep=" ")
         unique, word_to_unique = tf.unique(words.flat_values, out_idx=tf.int64)
-        unique_ids, unique_starts, unique_ends = map_in_shards(
-            self.sentencepiece.tokenize_with_offsets, unique
-        )
+        unique_ids, unique_starts, unique_ends = map_in_shards(self.sentencepiece.tokenize_with_offsets, unique)
         lengths = tf.cast(tf.strings.length(words.flat_values, unit="BYTE"), tf.int64)
         word_starts = _exclusive_cumsum_in_rows(lengths + 1, words)
         word_ids = tf.gather(unique_ids, word_to_unique)
@@ -95,9 +92,7 @@ class BpeWordEncoder(tf.Module):
         word_first = _first_in_rows(word_ids)
         text_first = _first_in_rows(ids)
         previous_end = tf.concat([[0], ends.flat_values[:-1]], axis=0)
-        starts = starts.with_flat_values(
-            tf.where(word_first & ~text_first, previous_end, starts.flat_values)
-        )
+        starts = starts.with_flat_values(tf.where(word_first & ~text_first, previous_end, starts.flat_values))
         return ids, starts, ends
 
 

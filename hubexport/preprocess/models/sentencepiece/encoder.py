@@ -12,6 +12,7 @@ that begins with "▁" covers the whitespace before its word (it starts where th
 ends), and the "▁" that SentencePiece adds in front of a text is zero-width. They are computed in
 parallel shards of the batch.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -44,9 +45,7 @@ class SentencePieceEncoder(tf.Module):
             return self._words.encode(texts)
         return self._lines.tokenize(texts)
 
-    def encode_with_offsets(
-        self, texts: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def encode_with_offsets(self, texts: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Like `encode`, plus int64 start and end byte offsets of each piece in its text."""
         if self._unigram is not None:
             return map_in_shards(self._unigram.encode_with_offsets, texts)

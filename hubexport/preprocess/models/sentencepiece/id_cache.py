@@ -9,9 +9,10 @@ growing at about `capacity` texts (calls running at the same time may each add o
 texts past it). Callers see ids as text (`id_text`), which TensorFlow's tables
 cannot hold as values.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -27,13 +28,9 @@ class IdCache(tf.Module):
     def __init__(self, capacity: int = CAPACITY, name: str | None = None):
         super().__init__(name=name)
         self._capacity = capacity
-        self._table = tf.lookup.experimental.MutableHashTable(
-            tf.string, tf.int32, default_value=[-1] * MAX_PIECES
-        )
+        self._table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int32, default_value=[-1] * MAX_PIECES)
 
-    def encode(
-        self, texts: tf.Tensor, encode: Callable[[tf.Tensor], tf.RaggedTensor]
-    ) -> tf.Tensor:
+    def encode(self, texts: tf.Tensor, encode: Callable[[tf.Tensor], tf.RaggedTensor]) -> tf.Tensor:
         """The ids (as text) of distinct `texts`, from the cache or from `encode` (which gives
         int32 ids [n, (k)]); new results are remembered while the cache has room."""
         cached = tf.reshape(self._table.lookup(texts), [-1])

@@ -3,6 +3,7 @@
 The BPE word path joins, caches and gathers whole words' ids; as strings that takes a few string
 ops (gather, segment join, one decode) instead of ragged bookkeeping.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -32,8 +33,6 @@ def ids_to_text(ids: tf.RaggedTensor) -> tf.Tensor:
 
 def text_to_ids(texts: tf.Tensor) -> tf.RaggedTensor:
     """The inverse of `ids_to_text`: int32 ids [n, (k)] with int64 row splits."""
-    splits, code_points = tf.raw_ops.UnicodeDecode(
-        input=texts, input_encoding="UTF-8", Tsplits=tf.int64
-    )
+    splits, code_points = tf.raw_ops.UnicodeDecode(input=texts, input_encoding="UTF-8", Tsplits=tf.int64)
     ids = tf.where(code_points < _SURROGATES, code_points, code_points - _SURROGATE_COUNT)
     return tf.RaggedTensor.from_row_splits(ids, splits, validate=False)

@@ -4,6 +4,7 @@ The in-graph tokenizers need the serialized proto (it becomes a graph constant, 
 travels into the SavedModel) and a few facts about it: the pieces, their types, the algorithm and
 the whitespace options that decide whether words can be encoded independently.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,7 @@ class SentencePieceModel:
     standard_whitespace: bool
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "SentencePieceModel":
+    def from_file(cls, path: str | os.PathLike) -> SentencePieceModel:
         """Parses a `.model` file (the `spiece.model` / `sentencepiece.bpe.model` of HF); TokenizerFilesError
         naming the file if it cannot be read or is not a model SentencePiece can load."""
         serialized = user_files.read_bytes(path, error=TokenizerFilesError, what=MODEL_FILE)
@@ -48,7 +49,7 @@ class SentencePieceModel:
             raise user_files.file_error(path, str(error), error=TokenizerFilesError, what=MODEL_FILE) from None
 
     @classmethod
-    def from_bytes(cls, serialized: bytes) -> "SentencePieceModel":
+    def from_bytes(cls, serialized: bytes) -> SentencePieceModel:
         """Parses a serialized `ModelProto`; ValueError saying why if it is not one SentencePiece can load."""
         proto = sentencepiece_model_pb2.ModelProto()
         try:
@@ -102,15 +103,11 @@ class SentencePieceModel:
         return self.piece_types.index(_PIECE_TYPE.UNKNOWN)
 
 
-def in_graph_sentencepiece(
-    serialized: bytes, out_type: tf.DType = tf.int32
-) -> tf_text.SentencepieceTokenizer:
+def in_graph_sentencepiece(serialized: bytes, out_type: tf.DType = tf.int32) -> tf_text.SentencepieceTokenizer:
     """`tensorflow_text.SentencepieceTokenizer` for `serialized`, named after the model's hash.
 
     Unnamed, two of them with different models come back from a SavedModel sharing one model
     (the kernel-owned resources are told apart by node name); the hash keeps names distinct.
     """
     digest = hashlib.sha1(serialized).hexdigest()[:16]
-    return tf_text.SentencepieceTokenizer(
-        serialized, out_type=out_type, name=f"sentencepiece_{digest}"
-    )
+    return tf_text.SentencepieceTokenizer(serialized, out_type=out_type, name=f"sentencepiece_{digest}")

@@ -3,9 +3,10 @@
 SentencePiece and the string ops run single-threaded per op call; independent ops on disjoint
 slices of the batch are scheduled concurrently by the graph executor.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 

@@ -20,6 +20,7 @@ Offsets come from `SentencepieceTokenizer`'s pieces, which cover the same normal
 piece boundary they share keeps its offset; one inside such a piece (only where a tie was broken
 the other way) is placed by counting normalized bytes back from that piece's end.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -43,20 +44,14 @@ class UnigramEncoder(tf.Module):
         unsupported = {t for t in model.piece_types if t not in _FAST_TYPES}
         if unsupported:
             raise ValueError(f"unigram models with piece types {sorted(unsupported)}: unsupported")
-        known = sorted(
-            {ord(c) for p, t in zip(model.pieces, model.piece_types) if t in _MATCHABLE for c in p}
-        )
+        known = sorted({ord(c) for p, t in zip(model.pieces, model.piece_types) if t in _MATCHABLE for c in p})
         self._unknown_chars = regex_class(known, negate=True)
         self._unknown_run = self._unknown_chars + "+"
         self._unknown_id = model.unknown_id()
         self._piece_bytes = tf.constant([len(p.encode()) for p in model.pieces], tf.int64)
         self.normalizer = in_graph_sentencepiece(model.serialized, tf.string)
         self._segmenter = tf_text.FastSentencepieceTokenizer(_verbatim_copy(model, known))
-        self._direct = (
-            tf_text.FastSentencepieceTokenizer(model.serialized)
-            if _fast_normalizer_agrees(model)
-            else None
-        )
+        self._direct = tf_text.FastSentencepieceTokenizer(model.serialized) if _fast_normalizer_agrees(model) else None
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """int32 ids [batch, (pieces)]."""
@@ -70,9 +65,7 @@ class UnigramEncoder(tf.Module):
             lambda: ids,
         )
 
-    def encode_with_offsets(
-        self, texts: tf.Tensor
-    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def encode_with_offsets(self, texts: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Ids plus int64 start and end byte offsets of each piece in its text."""
         pieces, piece_starts, piece_ends = self.normalizer.tokenize_with_offsets(texts)
         ids = self.encode(texts)
@@ -96,12 +89,15 @@ class UnigramEncoder(tf.Module):
         start = end - id_bytes
 
         def to_input(position, inclusive_end):
-            containing = tf.searchsorted(
-                piece_start,
-                position - tf.cast(inclusive_end, tf.int64),
-                side="right",
-                out_type=tf.int64,
-            ) - 1
+            containing = (
+                tf.searchsorted(
+                    piece_start,
+                    position - tf.cast(inclusive_end, tf.int64),
+                    side="right",
+                    out_type=tf.int64,
+                )
+                - 1
+            )
             containing = tf.maximum(containing, 0)
             own_start = tf.gather(piece_starts.flat_values, containing)
             own_end = tf.gather(piece_ends.flat_values, containing)
@@ -112,18 +108,14 @@ class UnigramEncoder(tf.Module):
         starts = ids.with_flat_values(to_input(start, False))
         return ids, starts, ids.with_flat_values(to_input(end, True))
 
-    def _redo_rows(
-        self, texts: tf.Tensor, ids: tf.RaggedTensor, unknown_at: tf.Tensor
-    ) -> tf.RaggedTensor:
+    def _redo_rows(self, texts: tf.Tensor, ids: tf.RaggedTensor, unknown_at: tf.Tensor) -> tf.RaggedTensor:
         """`ids` with the rows that hold the unknown pieces at flat positions `unknown_at`
         encoded again exactly."""
         batch = tf.shape(texts, out_type=tf.int64)[0]
         rows = tf.searchsorted(ids.row_splits[1:], unknown_at, side="right", out_type=tf.int64)
         redo = tf.scatter_nd(rows[:, None], tf.ones_like(rows), [batch]) > 0
         redone = self._encode_exactly(tf.boolean_mask(texts, redo))
-        row = tf.where(
-            redo, batch + tf.cumsum(tf.cast(redo, tf.int64), exclusive=True), tf.range(batch)
-        )
+        row = tf.where(redo, batch + tf.cumsum(tf.cast(redo, tf.int64), exclusive=True), tf.range(batch))
         return tf.gather(tf.concat([ids, redone], axis=0), row)
 
     def _encode_exactly(self, texts: tf.Tensor) -> tf.RaggedTensor:
