@@ -1,4 +1,5 @@
 """Packaging for hubexport: text encoders to TF-Hub-style TensorFlow SavedModels."""
+
 from setuptools import find_packages, setup
 
 RUNTIME_REQUIREMENTS = [
@@ -41,6 +42,13 @@ setup(
     package_data={"hubexport.configs": ["*.json"]},
     python_requires=">=3.10,<3.13",
     install_requires=RUNTIME_REQUIREMENTS,
-    extras_require={"test": TEST_REQUIREMENTS, "bench": TEST_REQUIREMENTS + ["matplotlib>=3.8,<4"]},
-    entry_points={"console_scripts": ["hubexport=hubexport.export_main:run"]},
+    extras_require={
+        "test": TEST_REQUIREMENTS,
+        "bench": TEST_REQUIREMENTS + ["matplotlib>=3.8,<4"],
+        # hubexport-embed; pyarrow reads and writes Parquet (Beam 2.77's own range)
+        "beam": ["apache-beam==2.77.0", "pyarrow>=14.0.1,<26"],
+    },
+    entry_points={
+        "console_scripts": ["hubexport=hubexport.export_main:run", "hubexport-embed=hubexport.embed_main:run"]
+    },
 )

@@ -150,7 +150,8 @@ def setup_arguments() -> dict:
 
 def setup_requirements() -> list[Requirement]:
     arguments = setup_arguments()
-    return [Requirement(line) for line in arguments["install_requires"] + arguments["extras_require"]["test"]]
+    extras = arguments["extras_require"]
+    return [Requirement(line) for line in arguments["install_requires"] + extras["test"] + extras["beam"]]
 
 
 def runtime_distributions() -> set[str]:
@@ -348,7 +349,15 @@ def test_lock_pins_every_setup_requirement_at_a_version_setup_allows():
         assert requirement.specifier.contains(version, prereleases=True), f"{LOCK_FILE}: {version} for {requirement}"
     local = sorted(name for name, version in pinned.items() if version.local)
     assert not local, f"{LOCK_FILE} pins local versions (not on PyPI): {local}"
-    assert "pip-compile" in lock_header() and "--extra=test" in lock_header(), "the header says how to regenerate it"
+    header = lock_header()
+    assert "uv pip compile" in header and "--extra test --extra beam" in header, "the header says how to regenerate it"
+    assert "--override requirements_overrides.txt" in header
+    overrides = [
+        Requirement(line)
+        for line in (ROOT / "requirements_overrides.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all(pinned[canonicalize_name(r.name)] in r.specifier for r in overrides), "the lock applies the overrides"
 
 
 def test_lock_pins_the_dependencies_of_what_it_pins():
