@@ -13,6 +13,7 @@ named as their command-line flags, e.g. `--export_dir`); an export that fails it
 `ExportProbeError`. Nothing half-written is left behind either way. Progress is logged, never
 printed (see `hubexport.progress`). TensorFlow is imported on first use, not on `import hubexport`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,47 +46,89 @@ class ExportResult:
     serving_instructions: str | None = None
 
 
-def export_encoder(*, export_dir: PathLike, preset: str | None = None, config_file: PathLike | None = None,
-                   checkpoint: str | None = None, checkpoint_format: str = "auto", dtype: str = "float32",
-                   seed: int | None = None, overwrite: bool = False) -> ExportResult:
+def export_encoder(
+    *,
+    export_dir: PathLike,
+    preset: str | None = None,
+    config_file: PathLike | None = None,
+    checkpoint: str | None = None,
+    checkpoint_format: str = "auto",
+    dtype: str = "float32",
+    seed: int | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
     """Exports the encoder SavedModel to `export_dir` (see `export` for the arguments)."""
     from hubexport.savedmodel.atomic import check_destination
     from hubexport.savedmodel.encoder_export import export_encoder as write_encoder
 
     check_destination(export_dir, overwrite)
-    source = _encoder(preset=preset, config_file=config_file, checkpoint=checkpoint,
-                      checkpoint_format=checkpoint_format, dtype=dtype, seed=seed)
+    source = _encoder(
+        preset=preset,
+        config_file=config_file,
+        checkpoint=checkpoint,
+        checkpoint_format=checkpoint_format,
+        dtype=dtype,
+        seed=seed,
+    )
     summary = _encoder_summary(source, dtype)
     # The export gets the last reference to the model, so the weights are freed before its probe.
     path = write_encoder(source.take_model(), export_dir, overwrite=overwrite, metadata=source.metadata)
     return ExportResult("encoder", path, f"exported {summary} to {path}")
 
 
-def export_preprocessor(*, export_dir: PathLike, tokenizer: PathLike | None = None,
-                        vocab_file: PathLike | None = None, merges_file: PathLike | None = None,
-                        sp_model_file: PathLike | None = None, do_lower_case: bool | None = None,
-                        checkpoint: str | None = None, default_seq_length: int = 128,
-                        truncation: str = "round_robin", overwrite: bool = False) -> ExportResult:
+def export_preprocessor(
+    *,
+    export_dir: PathLike,
+    tokenizer: PathLike | None = None,
+    vocab_file: PathLike | None = None,
+    merges_file: PathLike | None = None,
+    sp_model_file: PathLike | None = None,
+    do_lower_case: bool | None = None,
+    checkpoint: str | None = None,
+    default_seq_length: int = 128,
+    truncation: str = "round_robin",
+    overwrite: bool = False,
+) -> ExportResult:
     """Exports the preprocessor SavedModel to `export_dir` (see `export` for the arguments)."""
     from hubexport.savedmodel.atomic import check_destination
     from hubexport.savedmodel.preprocessor_export import export_preprocessor as write_preprocessor
 
     check_destination(export_dir, overwrite)
-    in_graph = _tokenizer("preprocessor", tokenizer=tokenizer, vocab_file=vocab_file, merges_file=merges_file,
-                          sp_model_file=sp_model_file, do_lower_case=do_lower_case, checkpoint=checkpoint)
-    path = write_preprocessor(in_graph, export_dir, default_seq_length=default_seq_length, truncation=truncation,
-                              overwrite=overwrite)
-    return ExportResult("preprocessor", path,
-                        f"exported {_preprocessor_summary(in_graph, default_seq_length)} to {path}")
+    in_graph = _tokenizer(
+        "preprocessor",
+        tokenizer=tokenizer,
+        vocab_file=vocab_file,
+        merges_file=merges_file,
+        sp_model_file=sp_model_file,
+        do_lower_case=do_lower_case,
+        checkpoint=checkpoint,
+    )
+    path = write_preprocessor(
+        in_graph, export_dir, default_seq_length=default_seq_length, truncation=truncation, overwrite=overwrite
+    )
+    return ExportResult(
+        "preprocessor", path, f"exported {_preprocessor_summary(in_graph, default_seq_length)} to {path}"
+    )
 
 
 def export_encoder_and_preprocessor(
-        *, export_dir: PathLike, preset: str | None = None, config_file: PathLike | None = None,
-        checkpoint: str | None = None, checkpoint_format: str = "auto", dtype: str = "float32",
-        seed: int | None = None, tokenizer: PathLike | None = None, vocab_file: PathLike | None = None,
-        merges_file: PathLike | None = None, sp_model_file: PathLike | None = None,
-        do_lower_case: bool | None = None, default_seq_length: int = 128, truncation: str = "round_robin",
-        overwrite: bool = False) -> ExportResult:
+    *,
+    export_dir: PathLike,
+    preset: str | None = None,
+    config_file: PathLike | None = None,
+    checkpoint: str | None = None,
+    checkpoint_format: str = "auto",
+    dtype: str = "float32",
+    seed: int | None = None,
+    tokenizer: PathLike | None = None,
+    vocab_file: PathLike | None = None,
+    merges_file: PathLike | None = None,
+    sp_model_file: PathLike | None = None,
+    do_lower_case: bool | None = None,
+    default_seq_length: int = 128,
+    truncation: str = "round_robin",
+    overwrite: bool = False,
+) -> ExportResult:
     """Exports `export_dir/encoder` and `export_dir/preprocessor`, which land together or not at all."""
     from hubexport.preprocess.preprocessor_module import check_default_seq_length
     from hubexport.savedmodel.atomic import check_destination, export_atomically
@@ -93,10 +136,24 @@ def export_encoder_and_preprocessor(
     from hubexport.savedmodel.preprocessor_export import export_preprocessor as write_preprocessor
 
     check_destination(export_dir, overwrite)
-    in_graph = _tokenizer("both", tokenizer=tokenizer, vocab_file=vocab_file, merges_file=merges_file,
-                          sp_model_file=sp_model_file, do_lower_case=do_lower_case, checkpoint=checkpoint)
-    source = _encoder(preset=preset, config_file=config_file, checkpoint=checkpoint,
-                      checkpoint_format=checkpoint_format, dtype=dtype, seed=seed, tokenizer=in_graph)
+    in_graph = _tokenizer(
+        "both",
+        tokenizer=tokenizer,
+        vocab_file=vocab_file,
+        merges_file=merges_file,
+        sp_model_file=sp_model_file,
+        do_lower_case=do_lower_case,
+        checkpoint=checkpoint,
+    )
+    source = _encoder(
+        preset=preset,
+        config_file=config_file,
+        checkpoint=checkpoint,
+        checkpoint_format=checkpoint_format,
+        dtype=dtype,
+        seed=seed,
+        tokenizer=in_graph,
+    )
     summary = f"{_encoder_summary(source, dtype)} and {_preprocessor_summary(in_graph, default_seq_length)}"
     max_seq_length = source.model.config.max_sequence_length
     check_default_seq_length(default_seq_length, max_seq_length)  # before the encoder's slow export
@@ -104,61 +161,133 @@ def export_encoder_and_preprocessor(
     def write_pair(staging: pathlib.Path) -> None:
         # The export gets the last reference to the model, so the weights are freed before its probe.
         write_encoder(source.take_model(), staging / "encoder", metadata=source.metadata)
-        write_preprocessor(in_graph, staging / "preprocessor", default_seq_length=default_seq_length,
-                           truncation=truncation, max_seq_length=max_seq_length)
+        write_preprocessor(
+            in_graph,
+            staging / "preprocessor",
+            default_seq_length=default_seq_length,
+            truncation=truncation,
+            max_seq_length=max_seq_length,
+        )
 
     # Each half is probed by its own export before it lands in staging.
     path = export_atomically(export_dir, overwrite, write_pair, probe=lambda staging: None)
     return ExportResult("both", path, f"exported {summary} to {path}")
 
 
-def export_encoder_with_mlm(*, export_dir: PathLike, preset: str | None = None,
-                            config_file: PathLike | None = None, checkpoint: str | None = None,
-                            checkpoint_format: str = "auto", dtype: str = "float32", seed: int | None = None,
-                            overwrite: bool = False) -> ExportResult:
+def export_encoder_with_mlm(
+    *,
+    export_dir: PathLike,
+    preset: str | None = None,
+    config_file: PathLike | None = None,
+    checkpoint: str | None = None,
+    checkpoint_format: str = "auto",
+    dtype: str = "float32",
+    seed: int | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
     """Exports the encoder with an `mlm` function and signature holding the masked-LM head."""
     from hubexport.savedmodel.atomic import check_destination
     from hubexport.savedmodel.mlm_export import export_encoder_with_mlm as write_encoder_with_mlm
 
     check_destination(export_dir, overwrite)
-    source = _encoder(preset=preset, config_file=config_file, checkpoint=checkpoint,
-                      checkpoint_format=checkpoint_format, dtype=dtype, seed=seed, with_mlm=True)
+    source = _encoder(
+        preset=preset,
+        config_file=config_file,
+        checkpoint=checkpoint,
+        checkpoint_format=checkpoint_format,
+        dtype=dtype,
+        seed=seed,
+        with_mlm=True,
+    )
     summary = f"{_encoder_summary(source, dtype)} with its masked-LM head"
     # The export gets the last references to the model and head, so the weights are freed before its
     # probe (passed as plain arguments: an unpacked tuple would hold them until the call returns).
-    path = write_encoder_with_mlm(source.take_model(), source.take_mlm_head(), export_dir, overwrite=overwrite,
-                                  metadata=source.metadata)
+    path = write_encoder_with_mlm(
+        source.take_model(), source.take_mlm_head(), export_dir, overwrite=overwrite, metadata=source.metadata
+    )
     return ExportResult("encoder_with_mlm", path, f"exported {summary} to {path}")
 
 
 def export_end_to_end(
-        *, export_dir: PathLike, preset: str | None = None, config_file: PathLike | None = None,
-        checkpoint: str | None = None, checkpoint_format: str = "auto", dtype: str = "float32",
-        seed: int | None = None, tokenizer: PathLike | None = None, vocab_file: PathLike | None = None,
-        merges_file: PathLike | None = None, sp_model_file: PathLike | None = None,
-        do_lower_case: bool | None = None, default_seq_length: int = 128, truncation: str = "round_robin",
-        serving_version: int | None = None, overwrite: bool = False) -> ExportResult:
-    """Exports text -> embedding as version `serving_version` (default: the next) of `export_dir`."""
+    *,
+    export_dir: PathLike,
+    preset: str | None = None,
+    config_file: PathLike | None = None,
+    checkpoint: str | None = None,
+    checkpoint_format: str = "auto",
+    dtype: str = "float32",
+    seed: int | None = None,
+    tokenizer: PathLike | None = None,
+    vocab_file: PathLike | None = None,
+    merges_file: PathLike | None = None,
+    sp_model_file: PathLike | None = None,
+    do_lower_case: bool | None = None,
+    default_seq_length: int | None = None,
+    truncation: str = "round_robin",
+    serving_version: int | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
+    """Exports text -> embedding as version `serving_version` (default: the next) of `export_dir`.
+
+    A sentence-transformers `checkpoint` directory (one with `modules.json`) exports the embedding its
+    `SentenceTransformer(checkpoint).encode` returns; its max_seq_length and do_lower_case apply unless
+    `default_seq_length` / `do_lower_case` are given. Other sources default to seq_length 128.
+    """
+    from hubexport.checkpoints.handles import resolve_checkpoint
+    from hubexport.checkpoints.sentence_transformers_dir import (
+        is_sentence_transformers_dir,
+        read_sentence_transformers_dir,
+    )
     from hubexport.model_cards.source_card import source_card_facts
     from hubexport.serving.end_to_end_export import export_end_to_end as write_end_to_end
 
-    in_graph = _tokenizer("end_to_end", tokenizer=tokenizer, vocab_file=vocab_file, merges_file=merges_file,
-                          sp_model_file=sp_model_file, do_lower_case=do_lower_case, checkpoint=checkpoint)
-    source = _encoder(preset=preset, config_file=config_file, checkpoint=checkpoint,
-                      checkpoint_format=checkpoint_format, dtype=dtype, seed=seed, tokenizer=in_graph)
-    summary = (f"end-to-end text embedding model ({source.architecture}, {source.weights}, {dtype}, "
-               f"{type(in_graph).__name__}, seq_length {default_seq_length})")
+    local_checkpoint = resolve_checkpoint(checkpoint) if checkpoint else None  # hf:// / kaggle:// handles: downloaded
+    chain = read_sentence_transformers_dir(local_checkpoint) if is_sentence_transformers_dir(local_checkpoint) else None
+    if chain is not None and do_lower_case is None and chain.do_lower_case:
+        do_lower_case = True
+    in_graph = _tokenizer(
+        "end_to_end",
+        tokenizer=tokenizer,
+        vocab_file=vocab_file,
+        merges_file=merges_file,
+        sp_model_file=sp_model_file,
+        do_lower_case=do_lower_case,
+        checkpoint=checkpoint,
+    )
+    source = _encoder(
+        preset=preset,
+        config_file=config_file,
+        checkpoint=checkpoint,
+        checkpoint_format=checkpoint_format,
+        dtype=dtype,
+        seed=seed,
+        tokenizer=in_graph,
+    )
+    if default_seq_length is None:
+        default_seq_length = 128 if chain is None else chain.default_seq_length(source.model.config.max_sequence_length)
+    chain_summary = "" if chain is None else f", sentence-transformers {' -> '.join(chain.module_types)}"
+    summary = (
+        f"end-to-end text embedding model ({source.architecture}, {source.weights}, {dtype}, "
+        f"{type(in_graph).__name__}, seq_length {default_seq_length}{chain_summary})"
+    )
     metadata = dict(source.metadata)
     if checkpoint:
         metadata["checkpoint"] = checkpoint
         if os.path.isdir(checkpoint):
             metadata.update(source_card_facts(checkpoint))
     # The export gets the last reference to the model, so the weights are freed before its probe.
-    result = write_end_to_end(source.take_model(), in_graph, export_dir, serving_version=serving_version,
-                              default_seq_length=default_seq_length, truncation=truncation, overwrite=overwrite,
-                              metadata=metadata)
-    return ExportResult("end_to_end", result.path, f"exported {summary} to {result.path}",
-                        result.serving_instructions)
+    result = write_end_to_end(
+        source.take_model(),
+        in_graph,
+        export_dir,
+        serving_version=serving_version,
+        default_seq_length=default_seq_length,
+        truncation=truncation,
+        overwrite=overwrite,
+        metadata=metadata,
+        sentence_chain=chain,
+    )
+    return ExportResult("end_to_end", result.path, f"exported {summary} to {result.path}", result.serving_instructions)
 
 
 EXPORTS = {
@@ -183,7 +312,8 @@ def export(*, export_type: str, **options: Any) -> ExportResult:
       tokenizer: a Hugging Face tokenizer directory (defaults to `checkpoint` when that directory
         holds tokenizer files); or explicit `vocab_file` (+ `merges_file`) / `sp_model_file`, with
         `do_lower_case` (None: detected).
-      default_seq_length, truncation: packing of the preprocessor's root call and signatures
+      default_seq_length, truncation: packing of the preprocessor's root call and signatures (for end_to_end,
+        unset means a sentence-transformers directory's own max_seq_length, else 128)
         ("round_robin" as Hugging Face's longest_first, or "waterfall").
       serving_version: for end_to_end, the version N (default: the next free one).
       overwrite: replace an existing export, only once the new one has passed its probe.
@@ -200,9 +330,16 @@ def export(*, export_type: str, **options: Any) -> ExportResult:
     return function(**options)
 
 
-def _tokenizer(export_type: str, *, tokenizer: PathLike | None, vocab_file: PathLike | None,
-               merges_file: PathLike | None, sp_model_file: PathLike | None, do_lower_case: bool | None,
-               checkpoint: str | None) -> Any:
+def _tokenizer(
+    export_type: str,
+    *,
+    tokenizer: PathLike | None,
+    vocab_file: PathLike | None,
+    merges_file: PathLike | None,
+    sp_model_file: PathLike | None,
+    do_lower_case: bool | None,
+    checkpoint: str | None,
+) -> Any:
     """The in-graph tokenizer the tokenizer options (or a checkpoint directory) name."""
     from hubexport.preprocess.tokenizer_files import load_tokenizer
 
@@ -216,18 +353,36 @@ def _tokenizer(export_type: str, *, tokenizer: PathLike | None, vocab_file: Path
         return load_tokenizer(directory, do_lower_case=do_lower_case, **explicit)
 
 
-def _encoder(*, preset: str | None, config_file: PathLike | None, checkpoint: str | None, checkpoint_format: str,
-             dtype: str, seed: int | None, tokenizer: Any = None, with_mlm: bool = False) -> Any:
+def _encoder(
+    *,
+    preset: str | None,
+    config_file: PathLike | None,
+    checkpoint: str | None,
+    checkpoint_format: str,
+    dtype: str,
+    seed: int | None,
+    tokenizer: Any = None,
+    with_mlm: bool = False,
+) -> Any:
     """The encoder source the options describe, checked against `tokenizer`; warns when weights are random."""
     from hubexport.model_source import build_encoder
 
-    source = build_encoder(preset, None if config_file is None else str(config_file), dtype=dtype, seed=seed,
-                           checkpoint=checkpoint, checkpoint_format=checkpoint_format, with_mlm=with_mlm)
+    source = build_encoder(
+        preset,
+        None if config_file is None else str(config_file),
+        dtype=dtype,
+        seed=seed,
+        checkpoint=checkpoint,
+        checkpoint_format=checkpoint_format,
+        with_mlm=with_mlm,
+    )
     if tokenizer is not None:
         _check_tokenizer_fits(tokenizer, source.model.config)
     if not checkpoint:
-        progress.warn(f"no --checkpoint given: {source.architecture} is exported with RANDOMLY INITIALIZED "
-                      "weights; it computes nothing meaningful until trained or fine-tuned")
+        progress.warn(
+            f"no --checkpoint given: {source.architecture} is exported with RANDOMLY INITIALIZED "
+            "weights; it computes nothing meaningful until trained or fine-tuned"
+        )
     return source
 
 
@@ -235,18 +390,22 @@ def _check_tokenizer_fits(tokenizer: Any, config: Any) -> None:
     """Refuses a tokenizer whose ids or packing the encoder (of `config`) cannot take."""
     expected_style = "roberta" if config.family in ("roberta", "xlm_roberta") else "bert"
     if tokenizer.packing_style != expected_style:
-        raise ConfigError(f"the tokenizer packs inputs {tokenizer.packing_style}-style but a {config.family} "
-                          f"encoder expects {expected_style}-style: check --tokenizer")
+        raise ConfigError(
+            f"the tokenizer packs inputs {tokenizer.packing_style}-style but a {config.family} "
+            f"encoder expects {expected_style}-style: check --tokenizer"
+        )
     if tokenizer.vocab_size > config.vocabulary_size:
-        raise ConfigError(f"the tokenizer has {tokenizer.vocab_size} ids but the encoder's vocabulary_size is "
-                          f"{config.vocabulary_size}: check --tokenizer")
+        raise ConfigError(
+            f"the tokenizer has {tokenizer.vocab_size} ids but the encoder's vocabulary_size is "
+            f"{config.vocabulary_size}: check --tokenizer"
+        )
 
 
 def _encoder_summary(source: Any, dtype: str) -> str:
-    return (f"encoder ({source.architecture}, {source.weights}, {dtype}, "
-            f"{source.model.count_params():,} parameters)")
+    return f"encoder ({source.architecture}, {source.weights}, {dtype}, {source.model.count_params():,} parameters)"
 
 
 def _preprocessor_summary(tokenizer: Any, default_seq_length: int) -> str:
-    return (f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, "
-            f"seq_length {default_seq_length})")
+    return (
+        f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, seq_length {default_seq_length})"
+    )

@@ -9,10 +9,12 @@
   `license`, `export_path` (the path the examples load, when the card is written into a staging
   directory that is moved into place later), `preprocessor_path` / `encoder_path` (a companion
   export the examples chain with), and `serving` (`model_name`, `base_dir`, `version`,
-  `signatures`, `text_ops`: the TF Serving section of end_to_end cards).
+  `signatures`, `text_ops`: the TF Serving section of end_to_end cards), `sentence_transformers`
+  (`SentenceTransformersChain.describe()`: the sentence-transformers chain an end_to_end `embedding` is).
 
 Every code block tagged `python` is a complete program (see `hubexport.model_cards.examples`).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +47,9 @@ def write_model_card(export_dir: str | pathlib.Path, kind: str, metadata: dict[s
     """Writes `export_dir/README.md` for an export of `kind` ("encoder", "preprocessor", "end_to_end")."""
     export_dir = pathlib.Path(export_dir)
     path = export_dir / CARD_FILE
-    path.write_text(render_model_card(kind, metadata, str(metadata.get("export_path", export_dir.absolute()))),
-                    encoding="utf-8")
+    path.write_text(
+        render_model_card(kind, metadata, str(metadata.get("export_path", export_dir.absolute()))), encoding="utf-8"
+    )
     return path
 
 
@@ -54,8 +57,11 @@ def render_model_card(kind: str, metadata: dict[str, Any], export_path: str) -> 
     """The card's Markdown; the examples load `export_path`."""
     if kind not in KINDS:
         raise ValueError(f"unknown model card kind {kind!r}; expected one of {', '.join(KINDS)}")
-    needed = {"encoder": ["encoder_config"], "preprocessor": ["preprocessing"],
-              "end_to_end": ["encoder_config", "preprocessing"]}[kind]
+    needed = {
+        "encoder": ["encoder_config"],
+        "preprocessor": ["preprocessing"],
+        "end_to_end": ["encoder_config", "preprocessing"],
+    }[kind]
     missing = [key for key in needed if not metadata.get(key)]
     if missing:
         raise ValueError(f"a {kind} model card needs metadata {', '.join(missing)}")
@@ -76,8 +82,11 @@ def _header(kind: str, metadata: dict[str, Any], export_path: str) -> str:
     lines = [f"# {name}", "", summary, ""]
     if kind != "preprocessor":
         lines.append("<!-- network-architecture: transformer -->")
-    lines += [f"<!-- task: {task} -->", f"<!-- fine-tunable: {str(fine_tunable).lower()} -->",
-              "<!-- format: saved_model_2 -->"]
+    lines += [
+        f"<!-- task: {task} -->",
+        f"<!-- fine-tunable: {str(fine_tunable).lower()} -->",
+        "<!-- format: saved_model_2 -->",
+    ]
     lines += [f"<!-- {key}: {metadata[key]} -->" for key in ("language", "license") if metadata.get(key)]
     return "\n".join(lines)
 
@@ -96,10 +105,13 @@ def _overview(kind: str, metadata: dict[str, Any]) -> str:
             f"* Encoder: {encoder['family']}, {encoder['num_layers']} layers, hidden size {encoder['hidden_dim']}, "
             f"{encoder['num_heads']} attention heads, intermediate size {encoder['intermediate_dim']}, "
             f"vocabulary {encoder['vocabulary_size']}, up to {encoder['max_sequence_length']} positions, "
-            f"activation {encoder['hidden_activation']}, layer norm epsilon {encoder['layer_norm_epsilon']}")
+            f"activation {encoder['hidden_activation']}, layer norm epsilon {encoder['layer_norm_epsilon']}"
+        )
     if kind != "encoder":
-        lines.append("* Tokenization runs inside the TensorFlow graph: `import tensorflow_text` before loading "
-                     "(it registers the tf.text ops); no Python tokenizer is needed.")
+        lines.append(
+            "* Tokenization runs inside the TensorFlow graph: `import tensorflow_text` before loading "
+            "(it registers the tf.text ops); no Python tokenizer is needed."
+        )
     return "\n".join(lines)
 
 
@@ -113,29 +125,49 @@ def _examples(kind: str, metadata: dict[str, Any], export_path: str) -> str:
 def _serving(serving: dict[str, Any]) -> str:
     """The TensorFlow Serving section, from the facts `serving.layout.card_facts` gathers."""
     commands = serving["commands"]
-    signatures = "; ".join(f"`{name}` ({', '.join(f'`{key}`' for key in inputs)})"
-                           for name, inputs in serving["signatures"].items())
+    signatures = "; ".join(
+        f"`{name}` ({', '.join(f'`{key}`' for key in inputs)})" for name, inputs in serving["signatures"].items()
+    )
     body = json.dumps(serving["example_body"], indent=2)
-    return "\n".join([
-        "## TensorFlow Serving", "",
-        f"This is version {serving['version']} of the model base directory `{serving['base_dir']}` (TF Serving's "
-        f"layout); `{serving['models_config']}` and `{serving['commands_file']}` sit beside the versions. "
-        f"Signatures: {signatures}; each returns `embedding`, `pooled_output`, `sequence_output` and `input_mask`. "
-        "Warm-up requests for both are in `assets.extra/tf_serving_warmup_requests`.", "",
-        "```bash", commands["tensorflow_model_server"], "# or", commands["docker"], "```", "",
-        "The server must have these tf.text ops built in (else loading fails with 'Op type not registered'): "
-        f"{', '.join(f'`{op}`' for op in serving['text_ops']) or 'none'}.", "",
-        "REST `:predict` request body (columnar `inputs`):", "", "```json", body, "```", "",
-        "```bash", *serving["rest_requests"].values(), "```",
-    ])
+    return "\n".join(
+        [
+            "## TensorFlow Serving",
+            "",
+            f"This is version {serving['version']} of the model base directory `{serving['base_dir']}` (TF Serving's "
+            f"layout); `{serving['models_config']}` and `{serving['commands_file']}` sit beside the versions. "
+            f"Signatures: {signatures}; each returns `embedding`, `pooled_output`, `sequence_output` and `input_mask`. "
+            "Warm-up requests for both are in `assets.extra/tf_serving_warmup_requests`.",
+            "",
+            "```bash",
+            commands["tensorflow_model_server"],
+            "# or",
+            commands["docker"],
+            "```",
+            "",
+            "The server must have these tf.text ops built in (else loading fails with 'Op type not registered'): "
+            f"{', '.join(f'`{op}`' for op in serving['text_ops']) or 'none'}.",
+            "",
+            "REST `:predict` request body (columnar `inputs`):",
+            "",
+            "```json",
+            body,
+            "```",
+            "",
+            "```bash",
+            *serving["rest_requests"].values(),
+            "```",
+        ]
+    )
 
 
 def _outputs(kind: str, metadata: dict[str, Any]) -> str:
     lines = ["## Output details", ""]
     if kind == "preprocessor":
         seq = metadata["preprocessing"]["default_seq_length"]
-        lines.append("Calling the model on a batch of strings returns a dict of int32 tensors of shape "
-                     f"`[batch size, {seq}]` (`bert_pack_inputs` takes any `seq_length`):")
+        lines.append(
+            "Calling the model on a batch of strings returns a dict of int32 tensors of shape "
+            f"`[batch size, {seq}]` (`bert_pack_inputs` takes any `seq_length`):"
+        )
         lines += [f'* `"{name}"`' for name in ("input_word_ids", "input_mask", "input_type_ids")]
         return "\n".join(lines)
     encoder = metadata["encoder_config"]
@@ -144,9 +176,9 @@ def _outputs(kind: str, metadata: dict[str, Any]) -> str:
     pooled = POOLERS.get(encoder.get("pooler"), encoder.get("pooler"))
     if kind == "end_to_end":
         lines += [
-            "The outputs are a dict of float32 tensors (and the int32 mask):", "",
-            f'* `"embedding"`: `[batch size, {hidden}]`, the mean of `sequence_output` over `input_mask` '
-            "(special tokens included): a sentence embedding.",
+            "The outputs are a dict of float32 tensors (and the int32 mask):",
+            "",
+            _embedding_line(hidden, metadata.get("sentence_transformers")),
             f'* `"pooled_output"`: `[batch size, {hidden}]`, {pooled}.',
             f'* `"sequence_output"`: `[batch size, {seq}, {hidden}]`, one vector per token, zero at padding.',
             f'* `"input_mask"`: int32 `[batch size, {seq}]`, 1 for tokens, 0 for padding.',
@@ -158,7 +190,8 @@ def _outputs(kind: str, metadata: dict[str, Any]) -> str:
         ]
         return "\n".join(lines)
     lines += [
-        "The outputs are a dict of float32 tensors:", "",
+        "The outputs are a dict of float32 tensors:",
+        "",
         f'* `"pooled_output"`: `[batch size, {hidden}]`, {pooled}. `"default"` is the same tensor.',
         f'* `"sequence_output"`: `[batch size, sequence length, {hidden}]`, one vector per token.',
         f'* `"encoder_outputs"`: a list of {layers} tensors `[batch size, sequence length, {hidden}]`, the output '
@@ -168,18 +201,52 @@ def _outputs(kind: str, metadata: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _embedding_line(hidden: int, chain: dict[str, Any] | None) -> str:
+    """The end_to_end card's `embedding` bullet: the masked mean, or the sentence-transformers chain exported."""
+    if not chain:
+        return (
+            f'* `"embedding"`: `[batch size, {hidden}]`, the mean of `sequence_output` over `input_mask` '
+            "(special tokens included): a sentence embedding."
+        )
+    dense = iter(chain["dense"])
+    steps = [
+        f"Pooling ({' + '.join(chain['pooling'])}, concatenated)"
+        if len(chain["pooling"]) > 1
+        else f"Pooling ({chain['pooling'][0]})"
+    ]
+    for module in chain["modules"][2:]:
+        if module == "Dense":
+            facts = next(dense)
+            activation = facts["activation_function"].rsplit(".", 1)[-1]
+            steps.append(
+                f"Dense ({facts['in_features']} -> {facts['out_features']}, {activation}"
+                f"{'' if facts['bias'] else ', no bias'})"
+            )
+        else:
+            steps.append("Normalize (L2)")
+    return (
+        f'* `"embedding"`: `[batch size, {chain["embedding_dim"]}]`, what sentence-transformers\' '
+        f"`SentenceTransformer(checkpoint).encode(texts)` returns: the source's modules Transformer -> "
+        f"{' -> '.join(steps)} over `sequence_output` and `input_mask` (special tokens included; texts "
+        f"truncated to {chain['max_seq_length']} tokens)."
+    )
+
+
 def _preprocessing(facts: dict[str, Any]) -> str:
     special = ", ".join(f"`{name}` {value}" for name, value in facts["special_tokens"].items())
     yes_no = {True: "yes", False: "no"}
-    return "\n".join([
-        "## Preprocessing", "",
-        f"* Tokenizer: {facts['tokenizer']}, vocabulary of {facts['vocab_size']} tokens.",
-        f"* Lower-cases the text: {yes_no[facts['lowercases']]}; strips accents: {yes_no[facts['strips_accents']]}.",
-        f"* Special token ids: {special}.",
-        f"* Packing: {facts['packing']}.",
-        f"* Default sequence length: {facts['default_seq_length']} (truncation: {facts['truncation']}).",
-        "* Literal special-token strings in the input (such as `[CLS]` or `<s>`) are tokenized as plain text.",
-    ])
+    return "\n".join(
+        [
+            "## Preprocessing",
+            "",
+            f"* Tokenizer: {facts['tokenizer']}, vocabulary of {facts['vocab_size']} tokens.",
+            f"* Lower-cases the text: {yes_no[facts['lowercases']]}; strips accents: {yes_no[facts['strips_accents']]}.",
+            f"* Special token ids: {special}.",
+            f"* Packing: {facts['packing']}.",
+            f"* Default sequence length: {facts['default_seq_length']} (truncation: {facts['truncation']}).",
+            "* Literal special-token strings in the input (such as `[CLS]` or `<s>`) are tokenized as plain text.",
+        ]
+    )
 
 
 def _references(metadata: dict[str, Any]) -> str:
@@ -187,5 +254,7 @@ def _references(metadata: dict[str, Any]) -> str:
     lines = ["## References", ""]
     if family in REFERENCES:
         lines.append(f"* {REFERENCES[family]}")
-    lines.append("* [TF Hub's text encoder and preprocessor API](https://www.tensorflow.org/hub/common_saved_model_apis/text)")
+    lines.append(
+        "* [TF Hub's text encoder and preprocessor API](https://www.tensorflow.org/hub/common_saved_model_apis/text)"
+    )
     return "\n".join(lines)

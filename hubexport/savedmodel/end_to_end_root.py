@@ -5,8 +5,10 @@ variables and traces are stored once) and the TF-Hub preprocessor (as `preproces
 `tokenize`, `bert_pack_inputs` ... API), and chains them in the graph:
 
 - `__call__(text, training=False)` -> `pooled_output` [batch, H], `sequence_output`
-  [batch, seq, H], `input_mask` [batch, seq] and `embedding` [batch, H], the mean of
-  `sequence_output` over `input_mask` (special tokens included, as sentence-transformers pools).
+  [batch, seq, H], `input_mask` [batch, seq] and `embedding` [batch, D]: by default the mean of
+  `sequence_output` over `input_mask` (special tokens included, as sentence-transformers pools;
+  D = H), else what the `sentence_embedding` head (sentence_embedding_head.py) computes, e.g. a
+  sentence-transformers directory's Pooling -> Dense -> Normalize chain.
   The encoder runs on buckets of rows of similar length (length_buckets.py), so short texts cost
   what their tokens cost; `sequence_output` is zero at padded positions;
 - `serve(text)` and `serve_training(text)`: that call with `training` fixed, the endpoints Keras 3's
@@ -18,6 +20,7 @@ variables and traces are stored once) and the TF-Hub preprocessor (as `preproces
 The root also carries `variables`, `trainable_variables` and `regularization_losses`, so
 `hub.KerasLayer(path, trainable=True)` fine-tunes it on raw strings.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,6 +32,8 @@ from hubexport.preprocess.preprocessor_module import PreprocessorModule
 from hubexport.savedmodel.encoder_export import build_encoder_root
 from hubexport.savedmodel.length_buckets import encode_in_length_buckets
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
+from hubexport.savedmodel.sentence_embedding_head import SentenceEmbeddingHead
+from hubexport.savedmodel.sentence_pooling import masked_mean  # noqa: F401 (bench/end_to_end.py imports it here)
 
 OUTPUT_NAMES = ("pooled_output", "sequence_output", "input_mask", "embedding")
 SINGLE_INPUT = "text"
@@ -36,39 +41,45 @@ PAIR_INPUTS = ("text_a", "text_b")
 SIGNATURE_INPUTS = {"serving_default": (SINGLE_INPUT,), "serving_pair": PAIR_INPUTS}
 
 
-def masked_mean(sequence_output: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
-    """Mean of `sequence_output` [batch, seq, H] over the positions where `input_mask` is 1."""
-    weights = tf.cast(input_mask, sequence_output.dtype)[:, :, tf.newaxis]
-    return tf.math.divide_no_nan(tf.reduce_sum(sequence_output * weights, axis=1), tf.reduce_sum(weights, axis=1))
-
-
-def embedding_outputs(encoder_root: ReusableSavedModelRoot, inputs: dict[str, tf.Tensor], hidden_dim: int,
-                      training: bool) -> dict[str, tf.Tensor]:
+def embedding_outputs(
+    encoder_root: ReusableSavedModelRoot,
+    sentence_embedding: SentenceEmbeddingHead,
+    inputs: dict[str, tf.Tensor],
+    hidden_dim: int,
+    training: bool,
+) -> dict[str, tf.Tensor]:
     """Runs the encoder root's call on packed inputs; returns the four end-to-end outputs."""
-    outputs = encode_in_length_buckets(lambda bucket: encoder_root.__call__(bucket, training=training), inputs,
-                                       hidden_dim)
+    outputs = encode_in_length_buckets(
+        lambda bucket: encoder_root.__call__(bucket, training=training), inputs, hidden_dim
+    )
     return {
         "pooled_output": outputs["pooled_output"],
         "sequence_output": outputs["sequence_output"],
         "input_mask": inputs["input_mask"],
-        "embedding": masked_mean(outputs["sequence_output"], inputs["input_mask"]),
+        "embedding": sentence_embedding(outputs["sequence_output"], inputs["input_mask"]),
     }
 
 
-def build_end_to_end_root(model: EncoderBackbone, preprocessor: PreprocessorModule
-                          ) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
-    """The SavedModel root chaining `preprocessor` and `model`, and its serving signatures."""
+def build_end_to_end_root(
+    model: EncoderBackbone, preprocessor: PreprocessorModule, sentence_embedding: SentenceEmbeddingHead | None = None
+) -> tuple[ReusableSavedModelRoot, dict[str, Any]]:
+    """The SavedModel root chaining `preprocessor`, `model` and `sentence_embedding` (default: the masked
+    mean), and its serving signatures. The head's variables join the root's (trainable) variables."""
     encoder_root, _ = build_encoder_root(model)
+    sentence_embedding = sentence_embedding or SentenceEmbeddingHead()
     root = ReusableSavedModelRoot(model)
     root.encoder = encoder_root
     root.preprocessor = preprocessor
+    root.sentence_embedding = sentence_embedding
+    root.variables = [*root.variables, *sentence_embedding.variables]
+    root.trainable_variables = [*root.trainable_variables, *sentence_embedding.trainable_variables]
     pack_pair = preprocessor.serving_signatures()["serving_pair"]
     hidden_dim = model.config.hidden_dim
     text = tf.TensorSpec([None], tf.string, name=SINGLE_INPUT)
 
     @tf.function
     def call(text, training=False):
-        return embedding_outputs(encoder_root, preprocessor(text), hidden_dim, training)
+        return embedding_outputs(encoder_root, sentence_embedding, preprocessor(text), hidden_dim, training)
 
     for training in (False, True):
         call.get_concrete_function(text, training=training)
@@ -80,10 +91,13 @@ def build_end_to_end_root(model: EncoderBackbone, preprocessor: PreprocessorModu
 
     @tf.function(input_signature=[pair])
     def serve_pair(texts):
-        return embedding_outputs(encoder_root, pack_pair(**texts), hidden_dim, training=False)
+        return embedding_outputs(encoder_root, sentence_embedding, pack_pair(**texts), hidden_dim, training=False)
 
     root.serve_pair = serve_pair
-    serving_pair = tf.function(lambda text_a, text_b: serve_pair({"text_a": text_a, "text_b": text_b}),
-                               input_signature=list(pair.values()))
-    return root, {"serving_default": root.serve.get_concrete_function(),
-                  "serving_pair": serving_pair.get_concrete_function()}
+    serving_pair = tf.function(
+        lambda text_a, text_b: serve_pair({"text_a": text_a, "text_b": text_b}), input_signature=list(pair.values())
+    )
+    return root, {
+        "serving_default": root.serve.get_concrete_function(),
+        "serving_pair": serving_pair.get_concrete_function(),
+    }

@@ -2,16 +2,19 @@
 
 `export_end_to_end(encoder, tokenizer, DIR)` writes version `DIR/N/` (N from `serving_version`,
 else the next free integer) holding one SavedModel that maps raw strings to `embedding`,
-`pooled_output`, `sequence_output` and `input_mask` (see end_to_end_root), plus:
+`pooled_output`, `sequence_output` and `input_mask` (see end_to_end_root); with a
+`sentence_chain` (a sentence-transformers directory's modules) `embedding` is that chain's, plus:
 
 - `assets.extra/tf_serving_warmup_requests`: warm-up requests for both signatures;
-- `assets.extra/hubexport.json`: what was exported, from what;
+- `assets.extra/hubexport.json`: what was exported, from what (and the chain, under
+  `sentence_transformers`);
 - `README.md`: the model card, with examples that load this very path.
 
 The version is written beside its final place, reloaded, and every warm-up request and the root
 call are replayed and compared with the in-memory model before it is moved into place. Then
 `DIR/models.config` and `DIR/serving_commands.txt` are (re)written for the model.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from hubexport.checkpoints.sentence_transformers_dir import SentenceTransformersChain
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.errors import ExportProbeError
 from hubexport.model_cards.card import write_model_card
@@ -36,6 +40,7 @@ from hubexport.savedmodel.preprocessor_export import PROBE_TEXTS, build_preproce
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.savedmodel.save_tracing import traced_for_saving
+from hubexport.savedmodel.sentence_embedding_head import SentenceEmbeddingHead
 from hubexport.serving import layout, warmup
 from hubexport.serving.custom_ops import required_text_ops
 
@@ -61,8 +66,10 @@ def export_end_to_end(
     truncation: str = "round_robin",
     overwrite: bool = False,
     metadata: dict[str, Any] | None = None,
+    sentence_chain: SentenceTransformersChain | None = None,
 ) -> EndToEndExport:
-    """Writes the text-to-embedding SavedModel as version `serving_version` of model dir `export_dir`.
+    """Writes the text-to-embedding SavedModel as version `serving_version` of model dir `export_dir`;
+    `embedding` is `sentence_chain`'s pooling, Dense and Normalize modules when given, else the masked mean.
 
     The probe's expected outputs are computed first and the model is let go once saved, so a caller
     that handed over its last reference (the CLI) has the weights freed before the probe reloads
@@ -74,11 +81,26 @@ def export_end_to_end(
     dtype = encoder_model.dtype_policy.name
     serving = layout.card_facts(name, base_dir, version, SIGNATURE_INPUTS)
     with stage("trace end-to-end model"), traced_for_saving():
-        preprocessor = build_preprocessor(tokenizer, default_seq_length=default_seq_length, truncation=truncation,
-                                          max_seq_length=encoder_model.config.max_sequence_length)
-        payload = {"export_type": "end_to_end", "dtype": dtype, "encoder_config": encoder_model.config.to_dict(),
-                   "preprocessing": describe_preprocessor(preprocessor), **(metadata or {})}
-        unsaved = [build_end_to_end_root(encoder_model, preprocessor)]  # `write` pops it
+        preprocessor = build_preprocessor(
+            tokenizer,
+            default_seq_length=default_seq_length,
+            truncation=truncation,
+            max_seq_length=encoder_model.config.max_sequence_length,
+        )
+        payload = {
+            "export_type": "end_to_end",
+            "dtype": dtype,
+            "encoder_config": encoder_model.config.to_dict(),
+            "preprocessing": describe_preprocessor(preprocessor),
+            **(metadata or {}),
+        }
+        if sentence_chain is not None:
+            sentence_chain.check_fits(encoder_model.config.hidden_dim)
+            payload["sentence_transformers"] = sentence_chain.describe(
+                default_seq_length, encoder_model.config.hidden_dim
+            )
+        # `write` pops it
+        unsaved = [build_end_to_end_root(encoder_model, preprocessor, SentenceEmbeddingHead(sentence_chain))]
         del encoder_model
         expected = expected_probe_outputs(*unsaved[0], name)
 
@@ -108,8 +130,9 @@ class ProbeCall:
     outputs: dict[str, np.ndarray]
 
 
-def expected_probe_outputs(root: ReusableSavedModelRoot, signatures: dict[str, Any],
-                           model_name: str) -> list[ProbeCall]:
+def expected_probe_outputs(
+    root: ReusableSavedModelRoot, signatures: dict[str, Any], model_name: str
+) -> list[ProbeCall]:
     """The in-memory model's outputs for the root call on `PROBE_TEXTS` and for every warm-up
     request, in the order the warm-up file holds them.
 
@@ -125,8 +148,11 @@ def expected_probe_outputs(root: ReusableSavedModelRoot, signatures: dict[str, A
         request = log.predict_log.request
         inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
         feed = {key: tf.constant(value) for key, value in inputs.items()}
-        calls.append(ProbeCall(request.model_spec.signature_name, inputs,
-                               _numpy(in_memory[request.model_spec.signature_name](**feed))))
+        calls.append(
+            ProbeCall(
+                request.model_spec.signature_name, inputs, _numpy(in_memory[request.model_spec.signature_name](**feed))
+            )
+        )
     return calls
 
 
@@ -140,9 +166,14 @@ def probe_end_to_end(saved_dir: pathlib.Path, expected: list[ProbeCall], toleran
     if len(saved_requests) != len(requests):
         raise ExportProbeError(f"the saved warm-up file holds {len(saved_requests)} requests, expected {len(requests)}")
     for call, (signature, inputs) in zip(requests, saved_requests):
-        if signature != call.name or sorted(inputs) != sorted(call.inputs) or not all(
-                np.array_equal(inputs[key], call.inputs[key]) for key in inputs):
-            raise ExportProbeError(f"the saved warm-up request for {signature} is not the one the export was checked with")
+        if (
+            signature != call.name
+            or sorted(inputs) != sorted(call.inputs)
+            or not all(np.array_equal(inputs[key], call.inputs[key]) for key in inputs)
+        ):
+            raise ExportProbeError(
+                f"the saved warm-up request for {signature} is not the one the export was checked with"
+            )
         feed = {key: tf.constant(value) for key, value in inputs.items()}
         checks.append((call, loaded.signatures[signature](**feed)))
     for call, got in checks:
