@@ -23,16 +23,8 @@ from hubexport.errors import ExportDirError
 from hubexport.savedmodel import rename_exchange
 from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.rename_exchange import exchange_paths
+from tests.support.tiny_config import TINY_CONFIG
 
-TINY_CONFIG = {
-    "family": "bert",
-    "vocabulary_size": 64,
-    "num_layers": 2,
-    "num_heads": 2,
-    "hidden_dim": 8,
-    "intermediate_dim": 16,
-    "max_sequence_length": 16,
-}
 TOKEN = "0123456789abcdef"
 TIMEOUT = 60
 

@@ -10,15 +10,7 @@ import sys
 
 import pytest
 
-TINY_CONFIG = {
-    "family": "bert",
-    "vocabulary_size": 64,
-    "num_layers": 2,
-    "num_heads": 2,
-    "hidden_dim": 8,
-    "intermediate_dim": 16,
-    "max_sequence_length": 16,
-}
+from tests.support.tiny_config import TINY_CONFIG
 
 
 def run_cli(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
