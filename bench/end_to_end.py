@@ -66,7 +66,7 @@ def longest_embedder(preprocessor, encoder) -> Callable[[list[str]], np.ndarray]
     """Our SavedModels, packed to the longest row of the batch (at most 128, 2 special tokens)."""
     import tensorflow as tf
 
-    from hubexport.savedmodel.end_to_end_root import masked_mean
+    from hubexport.savedmodel.sentence_pooling import masked_mean
 
     def embed(texts: list[str]) -> np.ndarray:
         tokens = preprocessor.tokenize(tf.constant(texts))

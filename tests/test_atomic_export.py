@@ -259,16 +259,18 @@ def test_exchange_paths_swaps_two_directories(tmp_path):
     for directory in (first, second):
         directory.mkdir()
         (directory / "name").write_text(directory.name)
-    if not exchange_paths(first, second):
-        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here")
+    if sys.platform != "linux":
+        pytest.skip("renameat2(RENAME_EXCHANGE) is Linux's")
+    assert exchange_paths(first, second), "renameat2(RENAME_EXCHANGE) refused on Linux: the atomic overwrite is lost"
     assert (first / "name").read_text() == "second" and (second / "name").read_text() == "first"
     with pytest.raises(FileNotFoundError):
         exchange_paths(first, tmp_path / "missing")
 
 
 def test_overwrite_never_leaves_the_destination_missing(tmp_path):
-    if not exchange_is_available(tmp_path):
-        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here")
+    if sys.platform != "linux":
+        pytest.skip("renameat2(RENAME_EXCHANGE) is Linux's")
+    assert exchange_is_available(tmp_path), "renameat2(RENAME_EXCHANGE) refused on Linux"
     parent = tmp_path / "exports"
     destination = parent / "export"
     export_atomically(destination, False, writes("0"), no_probe)

@@ -33,7 +33,6 @@ from hubexport.savedmodel.encoder_export import build_encoder_root
 from hubexport.savedmodel.length_buckets import encode_in_length_buckets
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.savedmodel.sentence_embedding_head import SentenceEmbeddingHead
-from hubexport.savedmodel.sentence_pooling import masked_mean  # noqa: F401 (bench/end_to_end.py imports it here)
 
 OUTPUT_NAMES = ("pooled_output", "sequence_output", "input_mask", "embedding")
 SINGLE_INPUT = "text"
