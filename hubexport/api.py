@@ -51,7 +51,7 @@ def export_encoder(
     export_dir: PathLike,
     preset: str | None = None,
     config_file: PathLike | None = None,
-    checkpoint: str | None = None,
+    checkpoint: PathLike | None = None,
     checkpoint_format: str = "auto",
     dtype: str = "float32",
     seed: int | None = None,
@@ -84,7 +84,7 @@ def export_preprocessor(
     merges_file: PathLike | None = None,
     sp_model_file: PathLike | None = None,
     do_lower_case: bool | None = None,
-    checkpoint: str | None = None,
+    checkpoint: PathLike | None = None,
     default_seq_length: int = 128,
     truncation: str = "round_robin",
     overwrite: bool = False,
@@ -116,7 +116,7 @@ def export_encoder_and_preprocessor(
     export_dir: PathLike,
     preset: str | None = None,
     config_file: PathLike | None = None,
-    checkpoint: str | None = None,
+    checkpoint: PathLike | None = None,
     checkpoint_format: str = "auto",
     dtype: str = "float32",
     seed: int | None = None,
@@ -179,7 +179,7 @@ def export_encoder_with_mlm(
     export_dir: PathLike,
     preset: str | None = None,
     config_file: PathLike | None = None,
-    checkpoint: str | None = None,
+    checkpoint: PathLike | None = None,
     checkpoint_format: str = "auto",
     dtype: str = "float32",
     seed: int | None = None,
@@ -213,7 +213,7 @@ def export_end_to_end(
     export_dir: PathLike,
     preset: str | None = None,
     config_file: PathLike | None = None,
-    checkpoint: str | None = None,
+    checkpoint: PathLike | None = None,
     checkpoint_format: str = "auto",
     dtype: str = "float32",
     seed: int | None = None,
@@ -272,7 +272,7 @@ def export_end_to_end(
     )
     metadata = dict(source.metadata)
     if checkpoint:
-        metadata["checkpoint"] = checkpoint
+        metadata["checkpoint"] = os.fspath(checkpoint)
         if os.path.isdir(checkpoint):
             metadata.update(source_card_facts(checkpoint))
     # The export gets the last reference to the model, so the weights are freed before its probe.
@@ -338,7 +338,7 @@ def _tokenizer(
     merges_file: PathLike | None,
     sp_model_file: PathLike | None,
     do_lower_case: bool | None,
-    checkpoint: str | None,
+    checkpoint: PathLike | None,
 ) -> Any:
     """The in-graph tokenizer the tokenizer options (or a checkpoint directory) name."""
     from hubexport.preprocess.tokenizer_files import load_tokenizer
@@ -357,7 +357,7 @@ def _encoder(
     *,
     preset: str | None,
     config_file: PathLike | None,
-    checkpoint: str | None,
+    checkpoint: PathLike | None,
     checkpoint_format: str,
     dtype: str,
     seed: int | None,

@@ -114,3 +114,10 @@ def test_export_dispatches_to_the_function_of_each_type(tmp_path, tiny_config, m
     assert result.path == (tmp_path / "model" / "1").absolute()
     assert "tensorflow_model_server" in result.serving_instructions
     assert "seq_length 32" in result.summary
+
+
+def test_path_objects_are_accepted_wherever_a_path_is(tmp_path, hf_cases):
+    case = hf_cases["bert_model_bin"]
+    result = hubexport.export_encoder(checkpoint=pathlib.Path(case.path), export_dir=tmp_path / "encoder")
+    metadata = json.loads((result.path / "assets.extra" / "hubexport.json").read_text())
+    assert metadata["weights"] == f"Hugging Face BertModel at {case.path}"

@@ -7,6 +7,7 @@ paths are returned as they are.
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 from hubexport.checkpoints.error_text import first_line
@@ -20,8 +21,9 @@ HF_PATTERNS = ["*.json", "*.safetensors", "*.weights.h5", "*.txt", "*.model"]
 HF_TORCH_PATTERNS = ["pytorch_model.bin*"]
 
 
-def resolve_checkpoint(handle: str) -> pathlib.Path:
-    """A local path for `handle`, downloading hf:// and kaggle:// handles."""
+def resolve_checkpoint(handle: str | os.PathLike) -> pathlib.Path:
+    """A local path for `handle` (a path, or an hf:// or kaggle:// handle, which is downloaded)."""
+    handle = os.fspath(handle)
     if handle.startswith(HF_SCHEME):
         return _huggingface(handle, handle[len(HF_SCHEME) :])
     if handle.startswith(KAGGLE_SCHEME):
