@@ -10,6 +10,7 @@ from hubexport.errors import (
     ExportDirError,
     ExportProbeError,
     HubExportError,
+    QuantizationError,
     TokenizerFilesError,
 )
 from hubexport.version import __version__
@@ -32,6 +33,7 @@ __all__ = [
     "ExportDirError",
     "ExportProbeError",
     "HubExportError",
+    "QuantizationError",
     "TokenizerFilesError",
     *_API_NAMES,
 ]

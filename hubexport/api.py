@@ -56,12 +56,14 @@ def export_encoder(
     dtype: str = "float32",
     seed: int | None = None,
     overwrite: bool = False,
+    int8_min_cosine: float | None = None,
 ) -> ExportResult:
     """Exports the encoder SavedModel to `export_dir` (see `export` for the arguments)."""
     from hubexport.savedmodel.atomic import check_destination
     from hubexport.savedmodel.encoder_export import export_encoder as write_encoder
 
     check_destination(export_dir, overwrite)
+    int8 = _int8_request(dtype, int8_min_cosine)
     source = _encoder(
         preset=preset,
         config_file=config_file,
@@ -72,7 +74,7 @@ def export_encoder(
     )
     summary = _encoder_summary(source, dtype)
     # The export gets the last reference to the model, so the weights are freed before its probe.
-    path = write_encoder(source.take_model(), export_dir, overwrite=overwrite, metadata=source.metadata)
+    path = write_encoder(source.take_model(), export_dir, overwrite=overwrite, metadata=source.metadata, int8=int8)
     return ExportResult("encoder", path, f"exported {summary} to {path}")
 
 
@@ -128,6 +130,7 @@ def export_encoder_and_preprocessor(
     default_seq_length: int = 128,
     truncation: str = "round_robin",
     overwrite: bool = False,
+    int8_min_cosine: float | None = None,
 ) -> ExportResult:
     """Exports `export_dir/encoder` and `export_dir/preprocessor`, which land together or not at all."""
     from hubexport.preprocess.preprocessor_module import check_default_seq_length
@@ -136,6 +139,7 @@ def export_encoder_and_preprocessor(
     from hubexport.savedmodel.preprocessor_export import export_preprocessor as write_preprocessor
 
     check_destination(export_dir, overwrite)
+    int8 = _int8_request(dtype, int8_min_cosine)
     in_graph = _tokenizer(
         "both",
         tokenizer=tokenizer,
@@ -160,7 +164,7 @@ def export_encoder_and_preprocessor(
 
     def write_pair(staging: pathlib.Path) -> None:
         # The export gets the last reference to the model, so the weights are freed before its probe.
-        write_encoder(source.take_model(), staging / "encoder", metadata=source.metadata)
+        write_encoder(source.take_model(), staging / "encoder", metadata=source.metadata, int8=int8)
         write_preprocessor(
             in_graph,
             staging / "preprocessor",
@@ -190,6 +194,8 @@ def export_encoder_with_mlm(
     from hubexport.savedmodel.mlm_export import export_encoder_with_mlm as write_encoder_with_mlm
 
     check_destination(export_dir, overwrite)
+    if dtype == "int8":
+        raise ConfigError("--dtype=int8 applies to --export_type=encoder, both and end_to_end, not encoder_with_mlm")
     source = _encoder(
         preset=preset,
         config_file=config_file,
@@ -308,7 +314,10 @@ def export(*, export_type: str, **options: Any) -> ExportResult:
       preset / config_file: the architecture (a built-in preset name, or an encoder config JSON).
       checkpoint, checkpoint_format: weights to import ("auto", "huggingface", "keras_hub",
         "tf_checkpoint"); without a checkpoint the weights are random (seeded by `seed`).
-      dtype: "float32" or "mixed_bfloat16" compute; variables and outputs stay float32.
+      dtype: "float32" or "mixed_bfloat16" compute (variables and outputs stay float32), or "int8": a
+        serving-only export whose encoder dense layers multiply in int8 (not fine-tunable; encoder, both
+        and end_to_end), refused if a probe row's cosine similarity to float32 is below
+        `int8_min_cosine` (default 0.98; see hubexport.savedmodel.int8_quantization).
       tokenizer: a Hugging Face tokenizer directory (defaults to `checkpoint` when that directory
         holds tokenizer files); or explicit `vocab_file` (+ `merges_file`) / `sp_model_file`, with
         `do_lower_case` (None: detected).
@@ -370,7 +379,7 @@ def _encoder(
     source = build_encoder(
         preset,
         None if config_file is None else str(config_file),
-        dtype=dtype,
+        dtype="float32" if dtype == "int8" else dtype,  # the export quantizes the float32 model
         seed=seed,
         checkpoint=checkpoint,
         checkpoint_format=checkpoint_format,
@@ -409,3 +418,14 @@ def _preprocessor_summary(tokenizer: Any, default_seq_length: int) -> str:
     return (
         f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, seq_length {default_seq_length})"
     )
+def _int8_request(dtype: str, int8_min_cosine: float | None) -> Any:
+    """The `Int8Quantization` that `dtype="int8"` asks for (None for other dtypes, which take no int8 bound)."""
+    from hubexport.savedmodel.int8_quantization import Int8Quantization
+
+    if dtype != "int8":
+        if int8_min_cosine is not None:
+            raise ConfigError("--int8_min_cosine applies only with --dtype=int8")
+        return None
+    return Int8Quantization() if int8_min_cosine is None else Int8Quantization(min_cosine=int8_min_cosine)
+
+

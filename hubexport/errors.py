@@ -21,6 +21,10 @@ class ExportDirError(HubExportError):
     """The export directory exists (without --overwrite) or cannot be written."""
 
 
+class QuantizationError(HubExportError):
+    """An int8 export would deviate from the float32 model beyond the accepted bound (names the bound)."""
+
+
 class ExportProbeError(HubExportError, RuntimeError):
     """A just-written export, reloaded, does not compute what the in-memory model computes.
 

@@ -50,8 +50,15 @@ flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir (only af
 flags.DEFINE_enum(
     "dtype",
     "float32",
-    ("float32", "mixed_bfloat16"),
-    "Compute dtype of the encoder; variables and outputs stay float32.",
+    ("float32", "mixed_bfloat16", "int8"),
+    "Compute dtype of the encoder; variables and outputs stay float32. int8: a serving-only export (encoder, "
+    "both, end_to_end) whose encoder dense layers multiply in int8 on CPU; not fine-tunable.",
+)
+flags.DEFINE_float(
+    "int8_min_cosine",
+    None,
+    "With --dtype=int8: the smallest cosine similarity to float32 a probe row may have (default 0.98); "
+    "an export below it fails.",
 )
 flags.DEFINE_integer("seed", None, "Random seed for randomly initialized weights (no --checkpoint).")
 flags.DEFINE_string(
@@ -104,6 +111,7 @@ EXPORT_OPTIONS = (
     "checkpoint_format",
     "overwrite",
     "dtype",
+    "int8_min_cosine",
     "seed",
     "tokenizer",
     "vocab_file",

@@ -72,6 +72,23 @@ class EncoderBackbone(keras.Model):
         """The `keras.layers.Embedding` that embeds token ids (at `embedding_dim`)."""
         return self.embeddings.token_embedding
 
+    def quantize(self, mode: str) -> None:
+        """Makes this float32 encoder a serving-only int8 one: every dense layer of every transformer block
+        (query/key/value, attention output, intermediate, output) multiplies in int8 (`TokenDense.quantize`);
+        embeddings, layer norms, attention scores and the pooler stay float32, and nothing stays trainable.
+
+        Keras' own `Model.quantize` would also quantize the embedding tables; only `mode="int8"` is taken.
+        """
+        for block in self.blocks:
+            for dense in block.dense_layers:
+                dense.quantize(mode)
+        self.trainable = False
+
+    @property
+    def is_int8(self) -> bool:
+        """Whether `quantize("int8")` made the transformer blocks' dense layers int8."""
+        return self.blocks[0].dense_layers[0].int8
+
     def call(self, inputs: dict[str, Any], training=None) -> dict[str, Any]:
         token_ids = inputs["token_ids"]
         padding_mask = inputs["padding_mask"]

@@ -6,6 +6,9 @@ GELU only when it is spelled `x * ((erf(x * 1/sqrt(2)) + 1) * 0.5)`. Keras' `Den
 `[batch, seq, features]` emits `Reshape -> MatMul -> Reshape -> BiasAdd` and `tf.nn.gelu` emits
 `erfc`, so neither fuses. The variables keep Keras' names (`kernel` [in, out], `bias`), so
 checkpoint mappings do not change.
+
+`quantize("int8")` turns a built layer into a serving-only int8 layer: the float kernel is replaced by
+an int8 `kernel_int8` and its per-output-channel `kernel_range`, and `call` runs `int8_matmul`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import keras
 import tensorflow as tf
 
 from hubexport.encoders import activations
+from hubexport.encoders.int8_matmul import int8_matmul, quantize_kernel
+from hubexport.errors import ConfigError
 
 SQRT_HALF = 1.0 / math.sqrt(2.0)
 
@@ -42,6 +47,7 @@ class TokenDense(keras.layers.Layer):
         self.units = units
         self.activation = fusable_activation(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.int8 = False
 
     def build(self, input_shape) -> None:
         self.kernel = self.add_weight(
@@ -49,8 +55,34 @@ class TokenDense(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
+    def quantize(self, mode: str) -> None:
+        """Replaces the float32 kernel by int8 weights (per output channel) that `call` multiplies in int8.
+
+        Only `mode="int8"` on a built float32 layer; the int8 weights are not trainable.
+        """
+        if mode != "int8" or self.compute_dtype != "float32":
+            raise ConfigError(
+                f"{self.name}: only a float32 layer quantizes, to int8 (got {mode!r}, {self.compute_dtype})"
+            )
+        quantized, column_range = quantize_kernel(self.kernel.numpy())
+        self._tracker.unlock()
+        del self.kernel
+        self.kernel_int8 = self.add_weight(
+            name="kernel_int8", shape=quantized.shape, dtype="int8", initializer="zeros", trainable=False
+        )
+        self.kernel_range = self.add_weight(
+            name="kernel_range", shape=column_range.shape, initializer="zeros", trainable=False
+        )
+        self._tracker.lock()
+        self.kernel_int8.assign(quantized)
+        self.kernel_range.assign(column_range)
+        self.int8 = True
+
     def call(self, tokens):
-        outputs = tf.nn.bias_add(tf.matmul(tokens, self.kernel), self.bias)
+        if self.int8:
+            outputs = int8_matmul(tokens, self.kernel_int8, self.kernel_range, self.bias)
+        else:
+            outputs = tf.nn.bias_add(tf.matmul(tokens, self.kernel), self.bias)
         return outputs if self.activation is None else self.activation(outputs)
 
     def compute_output_shape(self, input_shape):

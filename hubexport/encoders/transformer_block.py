@@ -38,6 +38,11 @@ class TransformerBlock(keras.layers.Layer):
         self.output_dropout = keras.layers.Dropout(config.dropout, dtype=policy, name="output_dropout")
         self.output_layer_norm = LayerNorm(config.layer_norm_epsilon, dtype=policy, name="output_layer_norm")
 
+    @property
+    def dense_layers(self) -> tuple[TokenDense, ...]:
+        """The block's four dense layers: query/key/value, attention output, intermediate, output."""
+        return (self.attention.query_key_value, self.attention.output_dense, self.intermediate, self.output_dense)
+
     def call(self, hidden, attention_bias, training=None):
         shape = tf.shape(hidden)
         tokens = tf.reshape(hidden, (-1, self.hidden_dim))

@@ -24,6 +24,7 @@ from typing import Any
 from hubexport.model_cards.examples import examples_for
 from hubexport.version import __version__
 
+from hubexport.model_cards.int8_card import int8_overview
 CARD_FILE = "README.md"
 KINDS = {
     "encoder": ("text-embedding", True, "Transformer text encoder in TF Hub's reusable encoder format."),
@@ -86,6 +87,7 @@ def _header(kind: str, metadata: dict[str, Any], export_path: str) -> str:
         f"<!-- task: {task} -->",
         f"<!-- fine-tunable: {str(fine_tunable).lower()} -->",
         "<!-- format: saved_model_2 -->",
+    fine_tunable = fine_tunable and metadata.get("fine_tunable", True)
     ]
     lines += [f"<!-- {key}: {metadata[key]} -->" for key in ("language", "license") if metadata.get(key)]
     return "\n".join(lines)
@@ -108,6 +110,8 @@ def _overview(kind: str, metadata: dict[str, Any]) -> str:
             f"activation {encoder['hidden_activation']}, layer norm epsilon {encoder['layer_norm_epsilon']}"
         )
     if kind != "encoder":
+    if metadata.get("int8"):
+        lines.append(int8_overview(metadata["int8"]))
         lines.append(
             "* Tokenization runs inside the TensorFlow graph: `import tensorflow_text` before loading "
             "(it registers the tf.text ops); no Python tokenizer is needed."

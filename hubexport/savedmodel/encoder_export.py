@@ -26,6 +26,7 @@ from hubexport.errors import ExportProbeError
 from hubexport.model_cards.card import write_model_card
 from hubexport.progress import stage
 from hubexport.savedmodel.atomic import export_atomically
+from hubexport.savedmodel.int8_quantization import Int8Quantization, quantize_checked
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
 from hubexport.savedmodel.save_tracing import traced_for_saving
@@ -128,6 +129,27 @@ class ProbeExpectation:
     tolerance: ProbeTolerance
 
 
+def export_dtype(model: EncoderBackbone) -> str:
+    """The dtype an export of `model` records: "int8" once quantized, else its Keras dtype policy's name."""
+    return "int8" if model.is_int8 else model.dtype_policy.name
+
+
+def quantize_on_probe(model: EncoderBackbone, request: Int8Quantization) -> dict[str, Any]:
+    """Quantizes `model` to int8 (`quantize_checked`), measured on the probe batch's real tokens; returns the
+    metadata an int8 export records (its deviation from float32, and that it is not fine-tunable)."""
+    inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
+    real = inputs["input_mask"].astype(bool)
+    feed = {key: tf.constant(value) for key, value in inputs.items()}
+    deviation = quantize_checked(
+        model,
+        request,
+        lambda: encoder_outputs(model, feed, training=False)["sequence_output"].numpy()[real],
+        output="sequence_output",
+        measured_on=f"the {int(real.sum())} tokens of the probe batch (random ids)",
+    )
+    return {"int8": deviation.describe(), "fine_tunable": False}
+
+
 def probe_expectation(model: EncoderBackbone, tolerance: ProbeTolerance) -> ProbeExpectation:
     """Runs the Keras model on the probe batch; the export is later checked against this."""
     inputs = probe_inputs(model.config.vocabulary_size, model.config.num_segments)
@@ -159,15 +181,24 @@ def export_encoder(
     *,
     overwrite: bool = False,
     metadata: dict[str, Any] | None = None,
+    int8: Int8Quantization | None = None,
 ) -> pathlib.Path:
-    """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it.
+    """Writes `model` as an encoder SavedModel at `export_dir`, atomically, and probes it; with `int8`, the
+    float32 `model` is quantized first (a serving export: see `int8_quantization`).
 
     The probe's expected outputs are computed first and this function lets go of `model` once it is
     saved, so a caller that passed its last reference (the CLI) has the model's weights freed before
     the probe reloads the export: the weights are never held twice.
     """
-    dtype = model.dtype_policy.name
-    payload = {"export_type": "encoder", "dtype": dtype, "encoder_config": model.config.to_dict(), **(metadata or {})}
+    quantized = {} if int8 is None else quantize_on_probe(model, int8)
+    dtype = export_dtype(model)
+    payload = {
+        "export_type": "encoder",
+        "dtype": dtype,
+        "encoder_config": model.config.to_dict(),
+        **quantized,
+        **(metadata or {}),
+    }
     expectation = probe_expectation(model, probe_tolerance(dtype))
     with stage("trace encoder"), traced_for_saving():
         unsaved = [build_encoder_root(model)]  # `write` pops it, so after saving no reference to the model is left
