@@ -238,8 +238,12 @@ def export_end_to_end(
     A sentence-transformers `checkpoint` directory (one with `modules.json`) exports the embedding its
     `SentenceTransformer(checkpoint).encode` returns; its max_seq_length and do_lower_case apply unless
     `default_seq_length` / `do_lower_case` are given. Other sources default to seq_length 128.
+    A Hugging Face `*ForSequenceClassification` / `*ForTokenClassification` directory exports text ->
+    `logits`, `probabilities`, `label_id` and `label` with its classifier head (token classifiers add
+    `input_mask` and byte `offsets`) instead of the embedding.
     """
     from hubexport.checkpoints.handles import resolve_checkpoint
+    from hubexport.checkpoints.hf_classifier_head import has_classifier_head
     from hubexport.checkpoints.sentence_transformers_dir import (
         is_sentence_transformers_dir,
         read_sentence_transformers_dir,
@@ -251,6 +255,7 @@ def export_end_to_end(
     chain = read_sentence_transformers_dir(local_checkpoint) if is_sentence_transformers_dir(local_checkpoint) else None
     if chain is not None and do_lower_case is None and chain.do_lower_case:
         do_lower_case = True
+    with_classifier = chain is None and has_classifier_head(local_checkpoint)
     in_graph = _tokenizer(
         "end_to_end",
         tokenizer=tokenizer,
@@ -268,12 +273,15 @@ def export_end_to_end(
         dtype=dtype,
         seed=seed,
         tokenizer=in_graph,
+        with_classifier=with_classifier,
     )
     if default_seq_length is None:
         default_seq_length = 128 if chain is None else chain.default_seq_length(source.model.config.max_sequence_length)
     chain_summary = "" if chain is None else f", sentence-transformers {' -> '.join(chain.module_types)}"
+    spec = source.classifier_spec
+    kind = "text embedding model" if spec is None else f"{spec.task} classifier ({spec.num_labels} labels)"
     summary = (
-        f"end-to-end text embedding model ({source.architecture}, {source.weights}, {dtype}, "
+        f"end-to-end {kind} ({source.architecture}, {source.weights}, {dtype}, "
         f"{type(in_graph).__name__}, seq_length {default_seq_length}{chain_summary})"
     )
     metadata = dict(source.metadata)
@@ -292,6 +300,8 @@ def export_end_to_end(
         overwrite=overwrite,
         metadata=metadata,
         sentence_chain=chain,
+        classifier=source.take_classifier(),
+        classifier_spec=spec,
     )
     return ExportResult("end_to_end", result.path, f"exported {summary} to {result.path}", result.serving_instructions)
 
@@ -372,6 +382,7 @@ def _encoder(
     seed: int | None,
     tokenizer: Any = None,
     with_mlm: bool = False,
+    with_classifier: bool = False,
 ) -> Any:
     """The encoder source the options describe, checked against `tokenizer`; warns when weights are random."""
     from hubexport.model_source import build_encoder
@@ -384,6 +395,7 @@ def _encoder(
         checkpoint=checkpoint,
         checkpoint_format=checkpoint_format,
         with_mlm=with_mlm,
+        with_classifier=with_classifier,
     )
     if tokenizer is not None:
         _check_tokenizer_fits(tokenizer, source.model.config)
@@ -410,14 +422,6 @@ def _check_tokenizer_fits(tokenizer: Any, config: Any) -> None:
         )
 
 
-def _encoder_summary(source: Any, dtype: str) -> str:
-    return f"encoder ({source.architecture}, {source.weights}, {dtype}, {source.model.count_params():,} parameters)"
-
-
-def _preprocessor_summary(tokenizer: Any, default_seq_length: int) -> str:
-    return (
-        f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, seq_length {default_seq_length})"
-    )
 def _int8_request(dtype: str, int8_min_cosine: float | None) -> Any:
     """The `Int8Quantization` that `dtype="int8"` asks for (None for other dtypes, which take no int8 bound)."""
     from hubexport.savedmodel.int8_quantization import Int8Quantization
@@ -429,3 +433,11 @@ def _int8_request(dtype: str, int8_min_cosine: float | None) -> Any:
     return Int8Quantization() if int8_min_cosine is None else Int8Quantization(min_cosine=int8_min_cosine)
 
 
+def _encoder_summary(source: Any, dtype: str) -> str:
+    return f"encoder ({source.architecture}, {source.weights}, {dtype}, {source.model.count_params():,} parameters)"
+
+
+def _preprocessor_summary(tokenizer: Any, default_seq_length: int) -> str:
+    return (
+        f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, seq_length {default_seq_length})"
+    )

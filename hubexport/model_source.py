@@ -14,9 +14,11 @@ from typing import Any
 import keras
 
 from hubexport.checkpoints.encoder_layout import MLM_HEAD
+from hubexport.checkpoints.hf_classifier_head import ClassifierHeadSpec
 from hubexport.checkpoints.loader import build_loaded, read_checkpoint
 from hubexport.checkpoints.pooled_output import PooledOutput
 from hubexport.encoders.backbone import EncoderBackbone
+from hubexport.encoders.classifier_heads import ClassifierHead
 from hubexport.encoders.config import EncoderConfig
 from hubexport.encoders.mlm_head import MaskedLMHead, MaskedLMHeadSpec
 from hubexport.encoders.presets import get_preset
@@ -46,9 +48,10 @@ _ARCHITECTURE_FIELDS = (
 
 @dataclasses.dataclass
 class EncoderSource:
-    """A built encoder (with its LM head if asked for) and a description of its origin.
+    """A built encoder (with its LM head or classifier head if asked for) and a description of its origin.
 
-    `model` and `mlm_head` are None once `take_model()` and `take_mlm_head()` handed them over.
+    `model`, `mlm_head` and `classifier` are None once `take_model()`, `take_mlm_head()` and
+    `take_classifier()` handed them over; `classifier_spec` describes the classifier head.
     """
 
     model: EncoderBackbone | None
@@ -56,6 +59,8 @@ class EncoderSource:
     weights: str
     pooled_output: PooledOutput
     mlm_head: MaskedLMHead | None = None
+    classifier: ClassifierHead | None = None
+    classifier_spec: ClassifierHeadSpec | None = None
 
     def take_model(self) -> EncoderBackbone:
         """Hands the model over and forgets it, so the taker can hold the last reference.
@@ -68,6 +73,11 @@ class EncoderSource:
     def take_mlm_head(self) -> MaskedLMHead | None:
         """`take_model` for the LM head, which holds the tied token embedding too."""
         head, self.mlm_head = self.mlm_head, None
+        return head
+
+    def take_classifier(self) -> ClassifierHead | None:
+        """`take_model` for the classifier head."""
+        head, self.classifier = self.classifier, None
         return head
 
     @property
@@ -118,20 +128,26 @@ def build_encoder(
     checkpoint: str | None = None,
     checkpoint_format: str | None = None,
     with_mlm: bool = False,
+    with_classifier: bool = False,
 ) -> EncoderSource:
     """Builds an encoder (and, if `with_mlm`, its masked-LM head) from a checkpoint or a config.
 
     Without `checkpoint` exactly one of `preset` / `config_file` is required and the weights are
-    random (seeded by `seed`).
+    random (seeded by `seed`). `with_classifier` needs a Hugging Face classification checkpoint and builds
+    its head too.
     """
+    if with_classifier and not checkpoint:
+        raise ConfigError("a classifier export needs --checkpoint: a Hugging Face classification model directory")
     given = encoder_config_from(preset, config_file) if (preset or config_file or not checkpoint) else None
     if checkpoint:
         with stage("read checkpoint"):
-            imported = read_checkpoint(checkpoint, checkpoint_format, given[0] if given else None, with_mlm)
+            imported = read_checkpoint(
+                checkpoint, checkpoint_format, given[0] if given else None, with_mlm, with_classifier
+            )
         if given and imported.has_own_config:
             check_agreement(given[0], given[1], imported.config)
         with stage("build encoder"):
-            loaded = build_loaded(imported, dtype, with_mlm)
+            loaded = build_loaded(imported, dtype, with_mlm, with_classifier)
         config = imported.config
         architecture = (
             given[1]
@@ -144,6 +160,8 @@ def build_encoder(
             weights=imported.description,
             pooled_output=imported.pooled_output,
             mlm_head=loaded.mlm_head,
+            classifier=loaded.classifier,
+            classifier_spec=imported.classifier if with_classifier else None,
         )
     config, architecture = given
     if seed is not None:

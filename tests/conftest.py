@@ -26,4 +26,5 @@ pytest_plugins = [
     "tests.fixtures.preprocessors",
     "tests.fixtures.end_to_end",
     "tests.fixtures.hf_models",
+    "tests.fixtures.hf_classifiers",
 ]

@@ -78,15 +78,17 @@ def block_path(group: int, repetition: int) -> str:
     return f"group_{group}_block_{repetition}"
 
 
-def model_weights(model: EncoderBackbone, mlm_head: keras.layers.Layer | None = None) -> dict[str, keras.Variable]:
-    """Weight path -> variable for the model (paths without the model's name) and its LM head.
+def model_weights(model: EncoderBackbone, *heads: keras.layers.Layer | None) -> dict[str, keras.Variable]:
+    """Weight path -> variable for the model (paths without the model's name) and its heads (LM head,
+    classifier; None entries are skipped), under their own paths.
 
     A tied output matrix is the token embedding itself and appears once, under the model's path.
     """
     weights = {variable.path.split("/", 1)[1]: variable for variable in model.weights}
-    if mlm_head is not None:
-        own = {id(variable) for variable in weights.values()}
-        weights.update({variable.path: variable for variable in mlm_head.weights if id(variable) not in own})
+    own = {id(variable) for variable in weights.values()}
+    for head in heads:
+        if head is not None:
+            weights.update({variable.path: variable for variable in head.weights if id(variable) not in own})
     return weights
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 from hubexport.checkpoints import pooled_output
+from hubexport.checkpoints.hf_classifier_head import read_classifier_head
 from hubexport.checkpoints.hf_config import read_hf_config
 from hubexport.checkpoints.hf_mapping import base_prefix, has_masked_lm_head, has_pooler, hf_plan
 from hubexport.checkpoints.hf_weights import open_hf_weights
@@ -30,4 +31,5 @@ def import_hf(model_dir: pathlib.Path) -> ImportedCheckpoint:
         mlm=architecture.mlm if has_masked_lm_head(family, names) else None,
         plan=lambda with_mlm: hf_plan(family, config, names, with_mlm, architecture.mlm.tied),
         description=description,
+        classifier=read_classifier_head(model_dir, family),
     )

@@ -1,4 +1,4 @@
-"""Feed-forward activations by config name: exact (erf) GELU, tanh-approximated GELU, ReLU.
+"""Activations by config name: exact (erf) GELU, tanh-approximated GELU, ReLU, and tanh (classifier heads).
 
 Checkpoints disagree (original BERT/ALBERT-v2 use the tanh form, RoBERTa and ELECTRA the erf
 form), so the choice is configuration; `from_hf_name` maps Hugging Face's `hidden_act` values.
@@ -29,6 +29,8 @@ def get(name: str) -> Callable:
         return lambda x: keras.activations.gelu(x, approximate=True)
     if name == "relu":
         return keras.activations.relu
+    if name == "tanh":
+        return keras.activations.tanh
     raise ConfigError(f"unknown hidden_activation {name!r}")
 
 

@@ -10,7 +10,8 @@
   directory that is moved into place later), `preprocessor_path` / `encoder_path` (a companion
   export the examples chain with), and `serving` (`model_name`, `base_dir`, `version`,
   `signatures`, `text_ops`: the TF Serving section of end_to_end cards), `sentence_transformers`
-  (`SentenceTransformersChain.describe()`: the sentence-transformers chain an end_to_end `embedding` is).
+  (`SentenceTransformersChain.describe()`: the sentence-transformers chain an end_to_end `embedding` is),
+  `classifier` (`ClassifierHeadSpec.describe()`: the head of a text_classifier card).
 
 Every code block tagged `python` is a complete program (see `hubexport.model_cards.examples`).
 """
@@ -21,16 +22,23 @@ import json
 import pathlib
 from typing import Any
 
+from hubexport.model_cards.classifier_card import classifier_examples, classifier_output_details
 from hubexport.model_cards.examples import examples_for
+from hubexport.model_cards.int8_card import int8_overview
 from hubexport.version import __version__
 
-from hubexport.model_cards.int8_card import int8_overview
 CARD_FILE = "README.md"
 KINDS = {
     "encoder": ("text-embedding", True, "Transformer text encoder in TF Hub's reusable encoder format."),
     "preprocessor": ("text-preprocessing", False, "Text preprocessing for a Transformer encoder, in TensorFlow ops."),
     "end_to_end": ("text-embedding", True, "Text embeddings from raw strings: tokenizer and encoder in one graph."),
+    "text_classifier": (
+        "text-classification",
+        True,
+        "Text classification from raw strings: tokenizer, encoder and classifier head in one graph.",
+    ),
 }
+SERVED_KINDS = ("end_to_end", "text_classifier")
 POOLERS = {
     "dense_tanh": "the first token's final hidden state through a trained dense layer with tanh",
     "first_token": "the first token's final hidden state (the source has no trained pooler)",
@@ -45,7 +53,7 @@ REFERENCES = {
 
 
 def write_model_card(export_dir: str | pathlib.Path, kind: str, metadata: dict[str, Any]) -> pathlib.Path:
-    """Writes `export_dir/README.md` for an export of `kind` ("encoder", "preprocessor", "end_to_end")."""
+    """Writes `export_dir/README.md` for an export of `kind` (a key of `KINDS`)."""
     export_dir = pathlib.Path(export_dir)
     path = export_dir / CARD_FILE
     path.write_text(
@@ -62,12 +70,13 @@ def render_model_card(kind: str, metadata: dict[str, Any], export_path: str) -> 
         "encoder": ["encoder_config"],
         "preprocessor": ["preprocessing"],
         "end_to_end": ["encoder_config", "preprocessing"],
+        "text_classifier": ["encoder_config", "preprocessing", "classifier"],
     }[kind]
     missing = [key for key in needed if not metadata.get(key)]
     if missing:
         raise ValueError(f"a {kind} model card needs metadata {', '.join(missing)}")
     sections = [_header(kind, metadata, export_path), _overview(kind, metadata), _examples(kind, metadata, export_path)]
-    if kind == "end_to_end" and metadata.get("serving"):
+    if kind in SERVED_KINDS and metadata.get("serving"):
         sections.append(_serving(metadata["serving"]))
     sections.append(_outputs(kind, metadata))
     if metadata.get("preprocessing"):
@@ -78,6 +87,7 @@ def render_model_card(kind: str, metadata: dict[str, Any], export_path: str) -> 
 
 def _header(kind: str, metadata: dict[str, Any], export_path: str) -> str:
     task, fine_tunable, summary = KINDS[kind]
+    fine_tunable = fine_tunable and metadata.get("fine_tunable", True)
     path = pathlib.Path(export_path)
     name = metadata.get("name") or (path.parent.name if path.name.isdigit() else path.name)
     lines = [f"# {name}", "", summary, ""]
@@ -87,7 +97,6 @@ def _header(kind: str, metadata: dict[str, Any], export_path: str) -> str:
         f"<!-- task: {task} -->",
         f"<!-- fine-tunable: {str(fine_tunable).lower()} -->",
         "<!-- format: saved_model_2 -->",
-    fine_tunable = fine_tunable and metadata.get("fine_tunable", True)
     ]
     lines += [f"<!-- {key}: {metadata[key]} -->" for key in ("language", "license") if metadata.get(key)]
     return "\n".join(lines)
@@ -101,6 +110,8 @@ def _overview(kind: str, metadata: dict[str, Any]) -> str:
         lines.append(f"* Weights: {metadata['weights']}")
     if metadata.get("architecture"):
         lines.append(f"* Architecture: {metadata['architecture']}")
+    if metadata.get("int8"):
+        lines.append(int8_overview(metadata["int8"]))
     encoder = metadata.get("encoder_config")
     if encoder and kind != "preprocessor":
         lines.append(
@@ -110,8 +121,6 @@ def _overview(kind: str, metadata: dict[str, Any]) -> str:
             f"activation {encoder['hidden_activation']}, layer norm epsilon {encoder['layer_norm_epsilon']}"
         )
     if kind != "encoder":
-    if metadata.get("int8"):
-        lines.append(int8_overview(metadata["int8"]))
         lines.append(
             "* Tokenization runs inside the TensorFlow graph: `import tensorflow_text` before loading "
             "(it registers the tf.text ops); no Python tokenizer is needed."
@@ -121,7 +130,12 @@ def _overview(kind: str, metadata: dict[str, Any]) -> str:
 
 def _examples(kind: str, metadata: dict[str, Any], export_path: str) -> str:
     blocks = ["## Example use"]
-    for title, program in examples_for(kind, export_path, metadata).items():
+    examples = (
+        classifier_examples(export_path, metadata)
+        if kind == "text_classifier"
+        else examples_for(kind, export_path, metadata)
+    )
+    for title, program in examples.items():
         blocks.append(f"### {title}\n\n```python\n{program.rstrip()}\n```")
     return "\n\n".join(blocks)
 
@@ -139,8 +153,8 @@ def _serving(serving: dict[str, Any]) -> str:
             "",
             f"This is version {serving['version']} of the model base directory `{serving['base_dir']}` (TF Serving's "
             f"layout); `{serving['models_config']}` and `{serving['commands_file']}` sit beside the versions. "
-            f"Signatures: {signatures}; each returns `embedding`, `pooled_output`, `sequence_output` and `input_mask`. "
-            "Warm-up requests for both are in `assets.extra/tf_serving_warmup_requests`.",
+            f"Signatures: {signatures}; each returns {', '.join(f'`{name}`' for name in serving['outputs'])}. "
+            "Warm-up requests for each are in `assets.extra/tf_serving_warmup_requests`.",
             "",
             "```bash",
             commands["tensorflow_model_server"],
@@ -165,6 +179,8 @@ def _serving(serving: dict[str, Any]) -> str:
 
 
 def _outputs(kind: str, metadata: dict[str, Any]) -> str:
+    if kind == "text_classifier":
+        return classifier_output_details(metadata)
     lines = ["## Output details", ""]
     if kind == "preprocessor":
         seq = metadata["preprocessing"]["default_seq_length"]

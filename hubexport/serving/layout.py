@@ -92,16 +92,21 @@ def command_lines(name: str, base_dir: pathlib.Path) -> dict[str, str]:
 
 
 def card_facts(
-    name: str, base_dir: pathlib.Path, version: int, signatures: dict[str, tuple[str, ...]]
+    name: str,
+    base_dir: pathlib.Path,
+    version: int,
+    signatures: dict[str, tuple[str, ...]],
+    outputs: tuple[str, ...],
 ) -> dict[str, object]:
     """What a model card's TensorFlow Serving section states: where the version lives, the files
-    beside it, how to start a server and one REST request per signature (`text_ops` is added once
-    the SavedModel is written)."""
+    beside it, how to start a server, one REST request per signature and the signatures' `outputs`
+    (`text_ops` is added once the SavedModel is written)."""
     return {
         "model_name": name,
         "base_dir": str(base_dir),
         "version": version,
         "signatures": signatures,
+        "outputs": list(outputs),
         "models_config": MODELS_CONFIG,
         "commands_file": COMMANDS_FILE,
         "commands": command_lines(name, base_dir),
