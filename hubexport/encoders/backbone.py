@@ -72,12 +72,13 @@ class EncoderBackbone(keras.Model):
         """The `keras.layers.Embedding` that embeds token ids (at `embedding_dim`)."""
         return self.embeddings.token_embedding
 
-    def quantize(self, mode: str) -> None:
+    def quantize(self, mode: str, config=None) -> None:
         """Makes this float32 encoder a serving-only int8 one: every dense layer of every transformer block
         (query/key/value, attention output, intermediate, output) multiplies in int8 (`TokenDense.quantize`);
         embeddings, layer norms, attention scores and the pooler stay float32, and nothing stays trainable.
 
-        Keras' own `Model.quantize` would also quantize the embedding tables; only `mode="int8"` is taken.
+        Keras' own `Model.quantize` would also quantize the embedding tables; only `mode="int8"` is taken, and
+        Keras' `config` (its wrapper passes one) is not read.
         """
         for block in self.blocks:
             for dense in block.dense_layers:

@@ -55,17 +55,18 @@ class TokenDense(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
-    def quantize(self, mode: str) -> None:
+    def quantize(self, mode: str, config=None) -> None:
         """Replaces the float32 kernel by int8 weights (per output channel) that `call` multiplies in int8.
 
-        Only `mode="int8"` on a built float32 layer; the int8 weights are not trainable.
+        Only `mode="int8"` on a built float32 layer; the int8 weights are not trainable. Keras wraps every
+        layer's `quantize` (unlocking its variable tracker) and passes its own `config`, which this fixed
+        scheme does not read.
         """
         if mode != "int8" or self.compute_dtype != "float32":
             raise ConfigError(
                 f"{self.name}: only a float32 layer quantizes, to int8 (got {mode!r}, {self.compute_dtype})"
             )
         quantized, column_range = quantize_kernel(self.kernel.numpy())
-        self._tracker.unlock()
         del self.kernel
         self.kernel_int8 = self.add_weight(
             name="kernel_int8", shape=quantized.shape, dtype="int8", initializer="zeros", trainable=False
@@ -73,7 +74,6 @@ class TokenDense(keras.layers.Layer):
         self.kernel_range = self.add_weight(
             name="kernel_range", shape=column_range.shape, initializer="zeros", trainable=False
         )
-        self._tracker.lock()
         self.kernel_int8.assign(quantized)
         self.kernel_range.assign(column_range)
         self.int8 = True
