@@ -89,6 +89,7 @@ def export_preprocessor(
     checkpoint: PathLike | None = None,
     default_seq_length: int = 128,
     truncation: str = "round_robin",
+    split_special_tokens: bool = False,
     overwrite: bool = False,
 ) -> ExportResult:
     """Exports the preprocessor SavedModel to `export_dir` (see `export` for the arguments)."""
@@ -106,6 +107,7 @@ def export_preprocessor(
         checkpoint=checkpoint,
     )
     path = write_preprocessor(
+        split_special_tokens=split_special_tokens,
         in_graph, export_dir, default_seq_length=default_seq_length, truncation=truncation, overwrite=overwrite
     )
     return ExportResult(
@@ -130,6 +132,7 @@ def export_encoder_and_preprocessor(
     default_seq_length: int = 128,
     truncation: str = "round_robin",
     overwrite: bool = False,
+    split_special_tokens: bool = False,
     int8_min_cosine: float | None = None,
 ) -> ExportResult:
     """Exports `export_dir/encoder` and `export_dir/preprocessor`, which land together or not at all."""
@@ -150,6 +153,7 @@ def export_encoder_and_preprocessor(
         checkpoint=checkpoint,
     )
     source = _encoder(
+        split_special_tokens=split_special_tokens,
         preset=preset,
         config_file=config_file,
         checkpoint=checkpoint,
@@ -267,6 +271,7 @@ def export_end_to_end(
     )
     source = _encoder(
         preset=preset,
+    split_special_tokens: bool = False,
         config_file=config_file,
         checkpoint=checkpoint,
         checkpoint_format=checkpoint_format,
@@ -282,7 +287,7 @@ def export_end_to_end(
     kind = "text embedding model" if spec is None else f"{spec.task} classifier ({spec.num_labels} labels)"
     summary = (
         f"end-to-end {kind} ({source.architecture}, {source.weights}, {dtype}, "
-        f"{type(in_graph).__name__}, seq_length {default_seq_length}{chain_summary})"
+        f"{in_graph.scheme}, seq_length {default_seq_length}{chain_summary})"
     )
     metadata = dict(source.metadata)
     if checkpoint:
@@ -304,6 +309,7 @@ def export_end_to_end(
         classifier_spec=spec,
     )
     return ExportResult("end_to_end", result.path, f"exported {summary} to {result.path}", result.serving_instructions)
+        split_special_tokens=split_special_tokens,
 
 
 EXPORTS = {
@@ -330,7 +336,9 @@ def export(*, export_type: str, **options: Any) -> ExportResult:
         `int8_min_cosine` (default 0.98; see hubexport.savedmodel.int8_quantization).
       tokenizer: a Hugging Face tokenizer directory (defaults to `checkpoint` when that directory
         holds tokenizer files); or explicit `vocab_file` (+ `merges_file`) / `sp_model_file`, with
-        `do_lower_case` (None: detected).
+        `do_lower_case` (None: detected). Added and special tokens written in the text get their
+        ids as Hugging Face's tokenizer gives them; `split_special_tokens` (HF's option) makes the
+        special ones plain text.
       default_seq_length, truncation: packing of the preprocessor's root call and signatures (for end_to_end,
         unset means a sentence-transformers directory's own max_seq_length, else 128)
         ("round_robin" as Hugging Face's longest_first, or "waterfall").
@@ -369,7 +377,9 @@ def _tokenizer(
     if directory is None and not any(explicit.values()):
         raise ConfigError(f"--export_type={export_type} needs --tokenizer, --vocab_file or --sp_model_file")
     with progress.stage("load tokenizer"):
-        return load_tokenizer(directory, do_lower_case=do_lower_case, **explicit)
+        return load_tokenizer(
+            directory, do_lower_case=do_lower_case, split_special_tokens=split_special_tokens, **explicit
+        )
 
 
 def _encoder(
@@ -400,6 +410,7 @@ def _encoder(
     if tokenizer is not None:
         _check_tokenizer_fits(tokenizer, source.model.config)
     if not checkpoint:
+    split_special_tokens: bool,
         progress.warn(
             f"no --checkpoint given: {source.architecture} is exported with RANDOMLY INITIALIZED "
             "weights; it computes nothing meaningful until trained or fine-tuned"
@@ -438,6 +449,4 @@ def _encoder_summary(source: Any, dtype: str) -> str:
 
 
 def _preprocessor_summary(tokenizer: Any, default_seq_length: int) -> str:
-    return (
-        f"preprocessor ({type(tokenizer).__name__}, vocabulary {tokenizer.vocab_size}, seq_length {default_seq_length})"
-    )
+    return f"preprocessor ({tokenizer.scheme}, vocabulary {tokenizer.vocab_size}, seq_length {default_seq_length})"

@@ -78,6 +78,13 @@ flags.DEFINE_bool(
     None,
     "Lowercase (and strip accents) before WordPiece/SentencePiece; detected from the tokenizer files when not given.",
 )
+flags.DEFINE_bool(
+    "split_special_tokens",
+    False,
+    "Tokenize special tokens written in the text ([MASK], <s>, ...) as plain text, as Hugging Face's option of "
+    "this name does; by default they get their ids, as Hugging Face's tokenizer gives them. Other added tokens "
+    "are recognised either way.",
+)
 flags.DEFINE_integer(
     "default_seq_length",
     128,
@@ -118,6 +125,7 @@ EXPORT_OPTIONS = (
     "merges_file",
     "sp_model_file",
     "do_lower_case",
+    "split_special_tokens",
     "default_seq_length",
     "truncation",
     "serving_version",

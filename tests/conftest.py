@@ -26,5 +26,6 @@ pytest_plugins = [
     "tests.fixtures.preprocessors",
     "tests.fixtures.end_to_end",
     "tests.fixtures.hf_models",
+    "tests.fixtures.added_tokens",
     "tests.fixtures.hf_classifiers",
 ]

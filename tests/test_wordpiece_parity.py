@@ -28,6 +28,7 @@ from hubexport.preprocess.pre_tokenizers.bert import BertPreTokenizer
 from hubexport.preprocess.tokenizers import wordpiece_fast_path
 from hubexport.preprocess.tokenizers.wordpiece import WordPieceTokenizer
 from hubexport.preprocess.unicode_tables import bert_codec, bert_data
+from tests.support.offsets import byte_offsets
 from tests.support.text_strategies import utf8_text
 
 # Out of scope (documented decision): HF splits literal special-token strings out of the text as
@@ -115,14 +116,6 @@ def cased_pair(bert_cased_tokenizer_dir) -> Pair:
 @pytest.fixture(scope="session")
 def text_lines(parity_lines) -> list[str]:
     return [line for line in parity_lines if not any(s in line for s in SPECIAL_STRINGS)]
-
-
-def byte_offsets(text: str, char_offsets) -> list[tuple[int, int]]:
-    """HF's character offsets as UTF-8 byte offsets."""
-    starts = [0]
-    for ch in text:
-        starts.append(starts[-1] + len(ch.encode("utf-8")))
-    return [(starts[a], starts[b]) for a, b in char_offsets]
 
 
 def ours_and_hf(pair: Pair, lines: list[str]):

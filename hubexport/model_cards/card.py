@@ -264,13 +264,25 @@ def _preprocessing(facts: dict[str, Any]) -> str:
             f"* Special token ids: {special}.",
             f"* Packing: {facts['packing']}.",
             f"* Default sequence length: {facts['default_seq_length']} (truncation: {facts['truncation']}).",
-            "* Literal special-token strings in the input (such as `[CLS]` or `<s>`) are tokenized as plain text.",
+            _added_tokens_line(facts),
         ]
     )
 
 
 def _references(metadata: dict[str, Any]) -> str:
     family = (metadata.get("encoder_config") or {}).get("family")
+def _added_tokens_line(facts: dict[str, Any]) -> str:
+    """What the preprocessor does with added and special tokens written in the input text."""
+    shown = [f"`{token['content']}` {token['id']}" for token in facts["added_tokens"][:12]]
+    more = len(facts["added_tokens"]) - len(shown)
+    listing = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    specials = "tokenized as plain text (split_special_tokens)" if facts["split_special_tokens"] else "recognised too"
+    return (
+        f"* Added tokens written in the input ({listing}) are split out before tokenizing and get their ids, as "
+        f"Hugging Face's tokenizer does; special tokens among them are {specials}."
+    )
+
+
     lines = ["## References", ""]
     if family in REFERENCES:
         lines.append(f"* {REFERENCES[family]}")

@@ -34,7 +34,7 @@ def describe_preprocessor(module: PreprocessorModule) -> dict[str, Any]:
     special_tokens = dict(module.special_tokens_values())
     special_tokens.pop("vocab_size")
     return {
-        "tokenizer": TOKENIZER_KINDS.get(type(tokenizer).__name__, type(tokenizer).__name__),
+        "tokenizer": TOKENIZER_KINDS.get(tokenizer.scheme, tokenizer.scheme),
         "lowercases": _same_ids(module, CASE_PROBE),
         "strips_accents": _same_ids(module, ACCENT_PROBE),
         "vocab_size": tokenizer.vocab_size,
@@ -42,6 +42,10 @@ def describe_preprocessor(module: PreprocessorModule) -> dict[str, Any]:
         "packing": PACKING[tokenizer.packing_style],
         "default_seq_length": module.default_seq_length,
         "truncation": module.truncation,
+        "added_tokens": [
+            {"content": token.content, "id": token.id, **token.flags()} for token in tokenizer.added_tokens
+        ],
+        "split_special_tokens": tokenizer.split_special_tokens,
     }
 
 

@@ -12,6 +12,10 @@ Two ways in, mirroring the CLI flags:
   with `merges_file`) or `sp_model_file` (ALBERT if it has `[CLS]`, XLM-R if it has `<s>`).
 
 `do_lower_case`, when given, overrides the detected casing (WordPiece and ALBERT only).
+Added and special tokens are read as `transformers` reads them (`added_tokens.vocabulary`); explicit
+files get the family's standard special tokens. The tokenizer built splits the text on them first
+(`tokenizers.with_added_tokens`); `split_special_tokens` makes special tokens plain text, as HF's
+option of that name does.
 Anything missing, unreadable or unsupported raises TokenizerFilesError naming the file or flag.
 """
 
@@ -31,6 +35,7 @@ import tensorflow as tf
 from hubexport import user_files
 from hubexport.errors import TokenizerFilesError
 from hubexport.preprocess import tokenizer_json
+from hubexport.preprocess.added_tokens import vocabulary as added_vocabulary
 from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 
 TOKENIZER_CLASSES = {
@@ -57,11 +62,14 @@ CONFIG_TYPES = {
 @dataclasses.dataclass(frozen=True)
 class TokenizerSpec:
     """What to build: a family ("wordpiece", "albert", "xlm_roberta", "byte_level_bpe"), its
-    files by constructor argument name, and its other constructor arguments."""
+    files by constructor argument name, its other constructor arguments, the directory's added
+    tokens by id and its named special tokens (HF's `*_token` values)."""
 
     family: str
     files: dict[str, pathlib.Path]
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    added_tokens: dict[int, added_vocabulary.AddedToken] = dataclasses.field(default_factory=dict)
+    named_special_tokens: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def load_tokenizer(
@@ -71,8 +79,9 @@ def load_tokenizer(
     merges_file: str | os.PathLike | None = None,
     sp_model_file: str | os.PathLike | None = None,
     do_lower_case: bool | None = None,
+    split_special_tokens: bool = False,
 ) -> InGraphTokenizer:
-    """The in-graph tokenizer for a tokenizer directory or for explicit files."""
+    """The in-graph tokenizer for a tokenizer directory or for explicit files, with its added tokens."""
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="hubexport-tokenizer-"))
     try:
         spec = describe_tokenizer(
@@ -83,7 +92,7 @@ def load_tokenizer(
             do_lower_case=do_lower_case,
             scratch=scratch,
         )
-        tokenizer = build_tokenizer(spec)
+        tokenizer = build_tokenizer(spec, split_special_tokens=split_special_tokens)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -110,8 +119,8 @@ def describe_tokenizer(
     return _describe_files(given, do_lower_case)
 
 
-def build_tokenizer(spec: TokenizerSpec) -> InGraphTokenizer:
-    """Constructs the tokenizer a spec describes.
+def build_tokenizer(spec: TokenizerSpec, *, split_special_tokens: bool = False) -> InGraphTokenizer:
+    """Constructs the tokenizer a spec describes, wrapped to honour its added and special tokens.
 
     Each family's module is imported only when that family is built: they carry large Unicode
     and vocabulary tables that other families do not need.
@@ -124,12 +133,21 @@ def build_tokenizer(spec: TokenizerSpec) -> InGraphTokenizer:
         from hubexport.preprocess.tokenizers.xlm_roberta import XlmRobertaSentencePieceTokenizer as tokenizer_class
     else:
         from hubexport.preprocess.tokenizers.byte_level_bpe import ByteLevelBpeTokenizer as tokenizer_class
+    from hubexport.preprocess.tokenizers.with_added_tokens import WithAddedTokens
+
     files = {name: str(path) for name, path in spec.files.items()}
     try:
-        return tokenizer_class(**files, **spec.options)
+        tokenizer = tokenizer_class(**files, **spec.options)
     except (ValueError, OSError, tf.errors.OpError) as error:
         names = ", ".join(files.values())
         raise TokenizerFilesError(f"cannot build a {spec.family} tokenizer from {names}: {error}") from error
+    special_ids = dataclasses.asdict(tokenizer.special_tokens)
+    added = added_vocabulary.with_special_tokens(spec.added_tokens, spec.family, special_ids, spec.named_special_tokens)
+    if all(token.special for token in added) and split_special_tokens:
+        return tokenizer
+    lowercase = bool(spec.options.get("lowercase"))
+    trim_offsets = spec.family == "byte_level_bpe"  # RoBERTa's post-processor trims every token's offsets
+    return WithAddedTokens(tokenizer, added, lowercase, split_special_tokens, trim_offsets)
 
 
 def _existing_file(flag: str, path: str | os.PathLike) -> pathlib.Path:
@@ -167,6 +185,23 @@ def _describe_directory(directory: pathlib.Path, do_lower_case: bool | None, scr
     config = _read_config(config_path) if config_path.exists() else {}
     fast = tokenizer_json.read_tokenizer_json(json_path) if json_path.exists() else None
     family = _family_from_class(config, config_path) or _family_from_files(directory, fast)
+    added = {
+        "added_tokens": added_vocabulary.read_added_tokens(directory, config, fast),
+        "named_special_tokens": added_vocabulary.named_special_tokens(directory, config),
+    }
+    return dataclasses.replace(_describe_family_files(directory, family, config, fast, do_lower_case, scratch), **added)
+
+
+def _describe_family_files(
+    directory: pathlib.Path,
+    family: str,
+    config: dict[str, Any],
+    fast: dict[str, Any] | None,
+    do_lower_case: bool | None,
+    scratch: pathlib.Path,
+) -> TokenizerSpec:
+    """The family's files in the directory (extracted from tokenizer.json where needed) and options."""
+    json_path = directory / "tokenizer.json"
     if family in SENTENCEPIECE_FILES:
         model = directory / SENTENCEPIECE_FILES[family]
         if not model.is_file():

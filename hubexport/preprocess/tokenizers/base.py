@@ -43,11 +43,20 @@ class InGraphTokenizer(tf.Module):
 
     Subclasses set `special_tokens`, `vocab_size` and `packing_style` ("bert" for
     `[CLS] A [SEP] B [SEP]`, "roberta" for `<s> A </s></s> B </s>`) in their constructor.
+    `added_tokens` are the tokens split out of the text before tokenizing (none unless a tokenizer
+    honours them), `split_special_tokens` whether special ones among them are plain text.
     """
 
     special_tokens: SpecialTokens
     vocab_size: int
     packing_style: str
+    added_tokens: tuple = ()
+    split_special_tokens: bool = False
+
+    @property
+    def scheme(self) -> str:
+        """The class name of the tokenization scheme (a wrapper reports the tokenizer it wraps)."""
+        return type(self).__name__
 
     def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """UTF-8 strings [batch] -> int32 token ids [batch, (tokens)], no special tokens added."""
