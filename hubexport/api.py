@@ -30,7 +30,10 @@ EXPORT_TYPES = {
     "preprocessor": "the in-graph tokenizer and packing SavedModel (tokenize, bert_pack_inputs)",
     "both": "DIR/encoder and DIR/preprocessor, moved into place together",
     "encoder_with_mlm": "the encoder plus an `mlm` function and signature with the checkpoint's masked-LM head",
-    "end_to_end": "text in, embedding out: one SavedModel as version DIR/N in TF Serving's layout",
+    "end_to_end": "text in, embedding out: one SavedModel as version DIR/N in TF Serving's layout "
+    "(a classification checkpoint's: text in, logits and labels out)",
+    "encoder_with_classifier": "the encoder plus a `classify` function and signature with a Hugging Face "
+    "classification checkpoint's head",
 }
 PathLike = str | os.PathLike
 
@@ -86,10 +89,10 @@ def export_preprocessor(
     merges_file: PathLike | None = None,
     sp_model_file: PathLike | None = None,
     do_lower_case: bool | None = None,
+    split_special_tokens: bool = False,
     checkpoint: PathLike | None = None,
     default_seq_length: int = 128,
     truncation: str = "round_robin",
-    split_special_tokens: bool = False,
     overwrite: bool = False,
 ) -> ExportResult:
     """Exports the preprocessor SavedModel to `export_dir` (see `export` for the arguments)."""
@@ -104,10 +107,10 @@ def export_preprocessor(
         merges_file=merges_file,
         sp_model_file=sp_model_file,
         do_lower_case=do_lower_case,
+        split_special_tokens=split_special_tokens,
         checkpoint=checkpoint,
     )
     path = write_preprocessor(
-        split_special_tokens=split_special_tokens,
         in_graph, export_dir, default_seq_length=default_seq_length, truncation=truncation, overwrite=overwrite
     )
     return ExportResult(
@@ -129,10 +132,10 @@ def export_encoder_and_preprocessor(
     merges_file: PathLike | None = None,
     sp_model_file: PathLike | None = None,
     do_lower_case: bool | None = None,
+    split_special_tokens: bool = False,
     default_seq_length: int = 128,
     truncation: str = "round_robin",
     overwrite: bool = False,
-    split_special_tokens: bool = False,
     int8_min_cosine: float | None = None,
 ) -> ExportResult:
     """Exports `export_dir/encoder` and `export_dir/preprocessor`, which land together or not at all."""
@@ -150,10 +153,10 @@ def export_encoder_and_preprocessor(
         merges_file=merges_file,
         sp_model_file=sp_model_file,
         do_lower_case=do_lower_case,
+        split_special_tokens=split_special_tokens,
         checkpoint=checkpoint,
     )
     source = _encoder(
-        split_special_tokens=split_special_tokens,
         preset=preset,
         config_file=config_file,
         checkpoint=checkpoint,
@@ -218,6 +221,42 @@ def export_encoder_with_mlm(
     return ExportResult("encoder_with_mlm", path, f"exported {summary} to {path}")
 
 
+def export_encoder_with_classifier(
+    *,
+    export_dir: PathLike,
+    checkpoint: PathLike | None = None,
+    preset: str | None = None,
+    config_file: PathLike | None = None,
+    checkpoint_format: str = "auto",
+    dtype: str = "float32",
+    overwrite: bool = False,
+) -> ExportResult:
+    """Exports the encoder with a `classify` function and signature holding the classifier head of
+    `checkpoint`, a Hugging Face `*ForSequenceClassification` / `*ForTokenClassification` directory."""
+    from hubexport.savedmodel.atomic import check_destination
+    from hubexport.savedmodel.classifier_export import export_encoder_with_classifier as write_encoder_with_classifier
+
+    check_destination(export_dir, overwrite)
+    if dtype == "int8":
+        raise ConfigError("--dtype=int8 does not apply to --export_type=encoder_with_classifier")
+    source = _encoder(
+        preset=preset,
+        config_file=config_file,
+        checkpoint=checkpoint,
+        checkpoint_format=checkpoint_format,
+        dtype=dtype,
+        seed=None,
+        with_classifier=True,
+    )
+    spec = source.classifier_spec
+    summary = f"{_encoder_summary(source, dtype)} with its {spec.task} classifier head ({spec.num_labels} labels)"
+    # The export gets the last references to the model and head, so the weights are freed before its probe.
+    path = write_encoder_with_classifier(
+        source.take_model(), source.take_classifier(), spec, export_dir, overwrite=overwrite, metadata=source.metadata
+    )
+    return ExportResult("encoder_with_classifier", path, f"exported {summary} to {path}")
+
+
 def export_end_to_end(
     *,
     export_dir: PathLike,
@@ -232,6 +271,7 @@ def export_end_to_end(
     merges_file: PathLike | None = None,
     sp_model_file: PathLike | None = None,
     do_lower_case: bool | None = None,
+    split_special_tokens: bool = False,
     default_seq_length: int | None = None,
     truncation: str = "round_robin",
     serving_version: int | None = None,
@@ -267,11 +307,11 @@ def export_end_to_end(
         merges_file=merges_file,
         sp_model_file=sp_model_file,
         do_lower_case=do_lower_case,
+        split_special_tokens=split_special_tokens,
         checkpoint=checkpoint,
     )
     source = _encoder(
         preset=preset,
-    split_special_tokens: bool = False,
         config_file=config_file,
         checkpoint=checkpoint,
         checkpoint_format=checkpoint_format,
@@ -309,7 +349,6 @@ def export_end_to_end(
         classifier_spec=spec,
     )
     return ExportResult("end_to_end", result.path, f"exported {summary} to {result.path}", result.serving_instructions)
-        split_special_tokens=split_special_tokens,
 
 
 EXPORTS = {
@@ -318,6 +357,7 @@ EXPORTS = {
     "both": export_encoder_and_preprocessor,
     "encoder_with_mlm": export_encoder_with_mlm,
     "end_to_end": export_end_to_end,
+    "encoder_with_classifier": export_encoder_with_classifier,
 }
 
 
@@ -365,6 +405,7 @@ def _tokenizer(
     merges_file: PathLike | None,
     sp_model_file: PathLike | None,
     do_lower_case: bool | None,
+    split_special_tokens: bool,
     checkpoint: PathLike | None,
 ) -> Any:
     """The in-graph tokenizer the tokenizer options (or a checkpoint directory) name."""
@@ -410,7 +451,6 @@ def _encoder(
     if tokenizer is not None:
         _check_tokenizer_fits(tokenizer, source.model.config)
     if not checkpoint:
-    split_special_tokens: bool,
         progress.warn(
             f"no --checkpoint given: {source.architecture} is exported with RANDOMLY INITIALIZED "
             "weights; it computes nothing meaningful until trained or fine-tuned"

@@ -22,7 +22,7 @@ import json
 import pathlib
 from typing import Any
 
-from hubexport.model_cards.classifier_card import classifier_examples, classifier_output_details
+from hubexport.model_cards.classifier_card import classifier_examples, classifier_output_details, classify_line
 from hubexport.model_cards.examples import examples_for
 from hubexport.model_cards.int8_card import int8_overview
 from hubexport.version import __version__
@@ -218,6 +218,8 @@ def _outputs(kind: str, metadata: dict[str, Any]) -> str:
         "of each Transformer layer (the last equals `sequence_output`); `serving_default` spells them "
         f"`encoder_outputs_0` ... `encoder_outputs_{layers - 1}`.",
     ]
+    if metadata.get("classifier"):
+        lines.append(classify_line(metadata["classifier"]))
     return "\n".join(lines)
 
 
@@ -269,8 +271,6 @@ def _preprocessing(facts: dict[str, Any]) -> str:
     )
 
 
-def _references(metadata: dict[str, Any]) -> str:
-    family = (metadata.get("encoder_config") or {}).get("family")
 def _added_tokens_line(facts: dict[str, Any]) -> str:
     """What the preprocessor does with added and special tokens written in the input text."""
     shown = [f"`{token['content']}` {token['id']}" for token in facts["added_tokens"][:12]]
@@ -283,6 +283,8 @@ def _added_tokens_line(facts: dict[str, Any]) -> str:
     )
 
 
+def _references(metadata: dict[str, Any]) -> str:
+    family = (metadata.get("encoder_config") or {}).get("family")
     lines = ["## References", ""]
     if family in REFERENCES:
         lines.append(f"* {REFERENCES[family]}")

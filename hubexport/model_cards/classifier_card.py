@@ -1,5 +1,5 @@
 """The parts of a text classifier's model card (`text_classifier` kind) that differ from the embedding card:
-its outputs (labels, problem type) and runnable examples.
+its outputs (labels, problem type) and runnable examples; and the encoder card's line for `classify`.
 
 `metadata["classifier"]` is `ClassifierHeadSpec.describe()`: task ("sequence" or "token"), model_class,
 labels, problem_type, probabilities ("softmax" or "sigmoid").
@@ -51,6 +51,18 @@ def classifier_output_details(metadata: dict[str, Any]) -> str:
             '* `"label"`: string `[batch size]`, the label of `label_id`.',
         ]
     return "\n".join(lines)
+
+
+def classify_line(head: dict[str, Any]) -> str:
+    """The encoder card's bullet for the `classify` function and signature of an encoder_with_classifier export."""
+    labels = ", ".join(f"{index}: `{label}`" for index, label in enumerate(head["labels"]))
+    shape = "[batch size, sequence length" if head["task"] == "token" else "[batch size"
+    return (
+        f'* `"classify"` (a function of the three inputs, fine-tunable with `hub.KerasLayer(loaded.classify, '
+        f"trainable=True)`, and a signature): the source's `{head['model_class']}` head ({head['problem_type']}), "
+        f"`logits` and `probabilities` ({head['probabilities']}) `{shape}, {len(head['labels'])}]`, `label_id` and "
+        f"`label` `{shape}]`; labels by id: {labels}."
+    )
 
 
 def classifier_examples(path: str, metadata: dict[str, Any]) -> dict[str, str]:
