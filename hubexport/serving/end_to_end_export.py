@@ -40,8 +40,10 @@ from hubexport.progress import stage
 from hubexport.runtime_options import graph_optimization_off
 from hubexport.savedmodel.atomic import check_destination, export_atomically
 from hubexport.savedmodel.classifier_outputs import classifier_outputs
-from hubexport.savedmodel.encoder_export import save_and_let_go
+from hubexport.savedmodel.encoder_export import export_dtype, save_and_let_go
 from hubexport.savedmodel.end_to_end_root import EmbeddingOutputs, TextHead, build_end_to_end_root
+from hubexport.savedmodel.int8_quantization import Int8Quantization
+from hubexport.savedmodel.int8_text_probe import quantize_on_probe_texts
 from hubexport.savedmodel.preprocessor_export import PROBE_TEXTS, build_preprocessor
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
@@ -72,6 +74,7 @@ def export_end_to_end(
     truncation: str = "round_robin",
     overwrite: bool = False,
     metadata: dict[str, Any] | None = None,
+    int8: Int8Quantization | None = None,
     sentence_chain: SentenceTransformersChain | None = None,
     classifier: ClassifierHead | None = None,
     classifier_spec: ClassifierHeadSpec | None = None,
@@ -103,11 +106,14 @@ def export_end_to_end(
             truncation=truncation,
             max_seq_length=encoder_model.config.max_sequence_length,
         )
+        quantized = {} if int8 is None else quantize_on_probe_texts(encoder_model, int8, preprocessor, head)
+        dtype = export_dtype(encoder_model)
         payload = {
             "export_type": "end_to_end",
             "dtype": dtype,
             "encoder_config": encoder_model.config.to_dict(),
             "preprocessing": describe_preprocessor(preprocessor),
+            **quantized,
             **(metadata or {}),
         }
         if sentence_chain is not None:
