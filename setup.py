@@ -44,7 +44,8 @@ setup(
     install_requires=RUNTIME_REQUIREMENTS,
     extras_require={
         "test": TEST_REQUIREMENTS,
-        "bench": TEST_REQUIREMENTS + ["matplotlib>=3.8,<4"],
+        # bench/serving_dtypes.py measures ONNX Runtime (float32 and dynamic int8) beside the exports
+        "bench": TEST_REQUIREMENTS + ["matplotlib>=3.8,<4", "onnxruntime==1.32.0", "onnx==1.23.2"],
         # hubexport-embed; pyarrow reads and writes Parquet (Beam 2.77's own range)
         "beam": ["apache-beam==2.77.0", "pyarrow>=14.0.1,<26"],
     },
