@@ -4,16 +4,23 @@ References are transformers' models and fast tokenizers (tests/fixtures/hf_class
 code: the imported heads of every family and kind give transformers' logits on padded batches of real
 text and pairs, and one end-to-end export per family (three-way, binary and multi-label heads among them)
 gives transformers' logits, probabilities and id2label labels from raw strings, through the root call and
-both serving signatures.
+both serving signatures. The README's classifier example runs and its export matches transformers too.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the exports' WordPiece ops, for loading them in this process)
 
 import hubexport
 from hubexport.checkpoints.hf_classifier_head import MULTI_LABEL
@@ -21,11 +28,11 @@ from hubexport.errors import CheckpointError, ConfigError
 from hubexport.model_source import build_encoder
 from hubexport.savedmodel.encoder_export import encoder_outputs
 from hubexport.serving import warmup
+from tests.fixtures.hf_classifiers import EXPORT_SEQ_LENGTH as SEQ_LENGTH
 from tests.fixtures.hf_classifiers import FAMILIES, KINDS
 from tests.fixtures.preprocessors import text_without_special_tokens
 
 TOLERANCE = 1e-5
-SEQ_LENGTH = 48
 # One end-to-end export per family; together they cover every sequence head kind.
 EXPORTED = {
     "bert": "three_way",
@@ -89,23 +96,9 @@ def test_imported_sequence_heads_compute_transformers_logits(family, kind, hf_cl
 
 
 @pytest.fixture(scope="module")
-def exported(hf_classifier, tmp_path_factory):
+def exported(classifier_end_to_end):
     """A callable: family -> (case, result, loaded SavedModel) of its end-to-end export (EXPORTED kind)."""
-    cache = {}
-
-    def export(family: str):
-        if family not in cache:
-            case = hf_classifier(family, EXPORTED[family])
-            result = hubexport.export(
-                export_type="end_to_end",
-                checkpoint=str(case.path),
-                export_dir=str(tmp_path_factory.mktemp(f"{family}_classifier") / "classifier"),
-                default_seq_length=SEQ_LENGTH,
-            )
-            cache[family] = case, result, tf.saved_model.load(str(result.path))
-        return cache[family]
-
-    return export
+    return lambda family: classifier_end_to_end(family, EXPORTED[family])
 
 
 def assert_outputs_are_transformers(case, got: dict, reference: np.ndarray) -> None:
@@ -152,8 +145,6 @@ def test_labels_and_problem_type_are_recorded(exported):
 
 
 def test_regression_heads_and_bad_id2label_are_refused(hf_classifier, tmp_path):
-    import shutil
-
     source = hf_classifier("bert", "binary").path
     for name, change, message in (
         ("regression", {"problem_type": "regression"}, "problem_type='regression' is not supported"),
@@ -173,3 +164,28 @@ def test_a_classifier_needs_a_classification_checkpoint(hf_cases):
         build_encoder(None, None, checkpoint=str(hf_cases["bert_model_bin"].path), with_classifier=True)
     with pytest.raises(ConfigError, match="needs --checkpoint"):
         build_encoder("bert_base_en_uncased", None, with_classifier=True)
+
+
+def test_the_readme_classifier_example_runs_and_matches_transformers(tmp_path):
+    import torch
+    import transformers
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    example = re.search(r"<!-- classifier-example -->\s*```python\n(.*?)```", (root / "README.md").read_text(), re.S)
+    assert example, "README.md lacks the <!-- classifier-example --> python block"
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    completed = subprocess.run(
+        [sys.executable, "-c", example.group(1)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    texts = ["What a great day.", "Not good at all."]
+    model = transformers.BertForSequenceClassification.from_pretrained(str(tmp_path / "sentiment_model")).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "sentiment_model"))
+    with torch.no_grad():
+        reference = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.numpy()
+    loaded = tf.saved_model.load(str(tmp_path / "exports" / "sentiment" / "1"))
+    got = loaded.signatures["serving_default"](text=tf.constant(texts))
+    assert np.max(np.abs(got["logits"].numpy() - reference)) <= TOLERANCE
+    labels = [model.config.id2label[int(index)] for index in np.argmax(reference, axis=-1)]
+    assert [label.decode() for label in got["label"].numpy()] == labels
+    assert str(np.array([label.encode() for label in labels])) in completed.stdout

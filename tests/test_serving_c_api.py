@@ -1,8 +1,8 @@
-"""serving/c_api/embed.c: the end-to-end export runs from C, with only the TensorFlow C API.
+"""serving/c_api/embed.c: the end-to-end exports (embeddings, classifiers) run from C, with only the TensorFlow C API.
 
 The program is compiled here with gcc against the C API headers and shared libraries that the
-tensorflow wheel ships, then run on the session's end-to-end exports; its embeddings must equal
-the ones Python computes.
+tensorflow wheel ships, then run on the session's end-to-end exports; its embeddings, and a text
+classifier's logits and labels, must equal the ones Python computes.
 """
 
 from __future__ import annotations
@@ -103,3 +103,17 @@ def test_c_program_prints_other_outputs_and_needs_the_text_op_library(
     assert without_library.returncode != 0
     missing = re.search(r"Op type not registered '([^']+)'", without_library.stderr)
     assert missing and any(missing.group(1) in ops for ops in required_text_ops(export).values())
+
+
+def test_c_program_prints_a_classifiers_logits_and_labels(embed_program, classifier_end_to_end, sentences):
+    _, result, loaded = classifier_end_to_end("bert", "three_way")
+    libraries = list(required_text_ops(result.path))
+    expected = loaded.signatures["serving_default"](text=tf.constant(sentences))
+    logits = run_embed(embed_program, result.path, sentences, libraries, "-o", "logits")
+    assert logits.returncode == 0, logits.stderr[-2000:]
+    from_c = np.array([[float(value) for value in row.split()] for row in logits.stdout.splitlines()])
+    assert from_c.shape == expected["logits"].shape
+    assert np.max(np.abs(from_c - expected["logits"].numpy())) <= 1e-5
+    labels = run_embed(embed_program, result.path, sentences, libraries, "-o", "label")
+    assert labels.returncode == 0, labels.stderr[-2000:]
+    assert labels.stdout.splitlines() == [label.decode() for label in expected["label"].numpy()]

@@ -16,15 +16,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import hubexport
 from hubexport.model_source import build_encoder
 from hubexport.savedmodel.encoder_export import encoder_outputs
 from hubexport.serving import warmup
+from tests.fixtures.hf_classifiers import EXPORT_SEQ_LENGTH as SEQ_LENGTH
 from tests.fixtures.hf_classifiers import FAMILIES
 from tests.fixtures.preprocessors import text_without_special_tokens
 
 TOLERANCE = 1e-5
-SEQ_LENGTH = 48
 EXPORTED_FAMILIES = ("bert", "roberta")
 
 
@@ -79,23 +78,9 @@ def test_imported_token_heads_compute_transformers_logits(family, hf_classifier,
 
 
 @pytest.fixture(scope="module")
-def exported(hf_classifier, tmp_path_factory):
+def exported(classifier_end_to_end):
     """A callable: family -> (case, result, loaded SavedModel) of its token classifier's end-to-end export."""
-    cache = {}
-
-    def export(family: str):
-        if family not in cache:
-            case = hf_classifier(family, "token")
-            result = hubexport.export(
-                export_type="end_to_end",
-                checkpoint=case.path,
-                export_dir=tmp_path_factory.mktemp(f"{family}_token_classifier") / "tagger",
-                default_seq_length=SEQ_LENGTH,
-            )
-            cache[family] = case, result, tf.saved_model.load(str(result.path))
-        return cache[family]
-
-    return export
+    return lambda family: classifier_end_to_end(family, "token")
 
 
 @pytest.mark.parametrize("family", EXPORTED_FAMILIES)

@@ -1,4 +1,5 @@
-/* embed: text embeddings from an end-to-end hubexport SavedModel, without Python.
+/* embed: text embeddings (or a classifier's logits and labels) from an end-to-end hubexport SavedModel,
+ * without Python.
  *
  * Loads the tf.text op libraries named with -l (TF_LoadLibrary), loads the SavedModel with tag
  * "serve" (TF_LoadSessionFromSavedModel), finds the tensors of a signature in the returned
@@ -8,7 +9,8 @@
  *   embed [-l OP_LIBRARY.so]... [-s SIGNATURE] [-o OUTPUT] SAVED_MODEL_DIR TEXT...
  *
  * SIGNATURE defaults to serving_default and must have exactly one (string) input; OUTPUT
- * defaults to embedding and must be a float tensor [batch, ...].
+ * defaults to embedding and must be a float tensor [batch, ...] (e.g. a classifier's logits) or a
+ * string tensor [batch, ...] (e.g. its label), printed as is.
  *
  * The MetaGraphDef is read with a minimal protobuf wire-format reader (only the fields on the
  * path signature_def -> inputs/outputs -> TensorInfo.name are decoded), so the program needs
@@ -176,15 +178,23 @@ static TF_Tensor *string_batch(char **texts, int count) {
 }
 
 static void print_rows(TF_Tensor *tensor) {
-  if (TF_TensorType(tensor) != TF_FLOAT) die("the output is not a float tensor", NULL);
+  TF_DataType type = TF_TensorType(tensor);
+  if (type != TF_FLOAT && type != TF_STRING) die("the output is neither a float nor a string tensor", NULL);
   int rank = TF_NumDims(tensor);
   if (rank < 1) die("the output has no batch dimension", NULL);
   int64_t rows = TF_Dim(tensor, 0), width = 1;
   for (int d = 1; d < rank; d++) width *= TF_Dim(tensor, d);
-  const float *values = (const float *)TF_TensorData(tensor);
   for (int64_t row = 0; row < rows; row++) {
-    for (int64_t column = 0; column < width; column++)
-      printf(column ? " %.9g" : "%.9g", values[row * width + column]);
+    for (int64_t column = 0; column < width; column++) {
+      int64_t index = row * width + column;
+      if (column) printf(" ");
+      if (type == TF_FLOAT) {
+        printf("%.9g", ((const float *)TF_TensorData(tensor))[index]);
+      } else {
+        const TF_TString *string = (const TF_TString *)TF_TensorData(tensor) + index;
+        fwrite(TF_StringGetDataPointer(string), 1, TF_StringGetSize(string), stdout);
+      }
+    }
     printf("\n");
   }
 }
