@@ -7,7 +7,11 @@ the docstrings of the stdlib, tensorflow, torch, numpy and scipy, licenses and C
 unique, in batches of 1024, and every call of every candidate gets a batch it has not seen
 before in this process (candidates walk the same batches in the same order, in interleaved
 rounds). Both sides get 2 threads. Prints lines/s, the ratio to Hugging Face and the id parity
-on every benchmarked line, and writes bench/results/tokenize_byte_level_bpe.json.
+on every benchmarked line, and writes bench/results/tokenize_byte_level_bpe.json. The tokenizer is
+built as an export builds it (`load_tokenizer`, with its special tokens); the plain lines hold no
+special token, and the same lines with `<mask>` in the middle measure the added-token path. The
+tokenizer alone (without the added-token check in front, as before issue 13) runs on the same
+plain batches: its ratio to the full tokenizer is the cost of that check, measured in one run.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ import transformers
 from transformers import RobertaTokenizerFast
 
 from bench import timing
+from bench.masked_lines import with_token
 from bench.saved_tokenizer import save_and_load, start_benchmark
-from hubexport.preprocess.tokenizers.byte_level_bpe import ByteLevelBpeTokenizer
+from hubexport.preprocess.tokenizer_files import load_tokenizer
 from tests.fixtures.byte_level_bpe import train_roberta_tokenizer
 from tests.support import corpus
 
@@ -60,23 +65,23 @@ def main() -> None:
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_bpe_"))
     tokenizer_dir = train_roberta_tokenizer(corpus.realistic_training_text(work / "train.txt"), work)
     hf = RobertaTokenizerFast.from_pretrained(str(tokenizer_dir))
-    loaded = save_and_load(
-        ByteLevelBpeTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt")),
-        work / "saved",
-        with_offsets=True,
-    )
+    tokenizer = load_tokenizer(tokenizer_dir)
+    loaded = save_and_load(tokenizer, work / "saved", with_offsets=True)
+    alone = save_and_load(tokenizer.tokenizer, work / "saved_alone")
 
     lines = package_docstring_lines(pathlib.Path(transformers.__file__).parent)
     needed = (args.rounds + 1) * BATCH
     if len(lines) < needed:
         raise SystemExit(f"{len(lines)} unseen lines, {needed} needed for {args.rounds} rounds")
     batches = [lines[i : i + BATCH] for i in range(0, needed, BATCH)]
+    masked = [with_token(batch, "<mask>") for batch in batches]
 
-    outputs: dict[str, list] = {"ours": [], "hf": []}
+    outputs: dict[str, list] = {"ours": [], "hf": [], "ours_masked": [], "hf_masked": []}
     candidates = {
         "ours tokenize (SavedModel)": timing.fresh_batches(
             batches, lambda b: outputs["ours"].append(loaded.tokenize(tf.constant(b)))
         ),
+        "ours tokenize, tokenizer alone": timing.fresh_batches(batches, lambda b: alone.tokenize(tf.constant(b))),
         "HF RobertaTokenizerFast": timing.fresh_batches(
             batches,
             lambda b: outputs["hf"].append(hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]),
@@ -92,6 +97,15 @@ def main() -> None:
             batches,
             lambda b: hf(b, add_special_tokens=False, return_attention_mask=False, return_offsets_mapping=True),
         ),
+        "ours tokenize, <mask> in every line": timing.fresh_batches(
+            masked, lambda b: outputs["ours_masked"].append(loaded.tokenize(tf.constant(b)))
+        ),
+        "HF RobertaTokenizerFast, <mask> in every line": timing.fresh_batches(
+            masked,
+            lambda b: outputs["hf_masked"].append(
+                hf(b, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+            ),
+        ),
     }
     seconds = timing.interleaved_medians(candidates, rounds=args.rounds, warmup=1)
 
@@ -101,9 +115,12 @@ def main() -> None:
     parity = same / len(hf_ids)
     hf_seconds = seconds["HF RobertaTokenizerFast"]
     hf_offsets_seconds = seconds["HF RobertaTokenizerFast + offsets"]
+    hf_masked_seconds = seconds["HF RobertaTokenizerFast, <mask> in every line"]
+    masked_ids = [row for ragged in outputs["ours_masked"] for row in ragged.to_list()]
+    masked_same = sum(a == b for a, b in zip(masked_ids, [row for batch in outputs["hf_masked"] for row in batch]))
     rows = []
     for name, s in seconds.items():
-        reference = hf_offsets_seconds if "offsets" in name else hf_seconds
+        reference = hf_offsets_seconds if "offsets" in name else hf_masked_seconds if "<mask>" in name else hf_seconds
         rows.append((name, f"{BATCH / s:,.0f}", f"{s * 1000:.1f}", f"{reference / s:.2f}x"))
     timing.print_table(
         f"byte-level BPE, {len(hf)} tokens, batches of {BATCH} unseen lines, median of {args.rounds} rounds, 2 threads",
@@ -111,6 +128,9 @@ def main() -> None:
         rows,
     )
     print(f"id parity on {len(hf_ids)} benchmarked lines: {same}/{len(hf_ids)} = {parity:.2%}")
+    print(f"id parity on {len(masked_ids)} lines with <mask>: {masked_same}/{len(masked_ids)}")
+    cost = seconds["ours tokenize (SavedModel)"] / seconds["ours tokenize, tokenizer alone"] - 1
+    print(f"added-token check on plain text: {cost:+.1%} time vs the tokenizer alone")
     timing.write_json(
         RESULTS,
         {
@@ -125,6 +145,9 @@ def main() -> None:
             "ratio_tokenize_vs_hf_backend": seconds["HF backend encode_batch (ids only)"]
             / seconds["ours tokenize (SavedModel)"],
             "ratio_offsets_vs_hf": hf_offsets_seconds / seconds["ours tokenize_with_offsets (SavedModel)"],
+            "check_cost": seconds["ours tokenize (SavedModel)"] / seconds["ours tokenize, tokenizer alone"] - 1,
+            "ratio_masked_vs_hf": hf_masked_seconds / seconds["ours tokenize, <mask> in every line"],
+            "masked_parity_identical": masked_same,
             "parity_lines": len(hf_ids),
             "parity_identical": same,
         },

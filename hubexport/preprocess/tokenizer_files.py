@@ -143,8 +143,6 @@ def build_tokenizer(spec: TokenizerSpec, *, split_special_tokens: bool = False) 
         raise TokenizerFilesError(f"cannot build a {spec.family} tokenizer from {names}: {error}") from error
     special_ids = dataclasses.asdict(tokenizer.special_tokens)
     added = added_vocabulary.with_special_tokens(spec.added_tokens, spec.family, special_ids, spec.named_special_tokens)
-    if all(token.special for token in added) and split_special_tokens:
-        return tokenizer
     lowercase = bool(spec.options.get("lowercase"))
     trim_offsets = spec.family == "byte_level_bpe"  # RoBERTa's post-processor trims every token's offsets
     return WithAddedTokens(tokenizer, added, lowercase, split_special_tokens, trim_offsets)

@@ -22,6 +22,7 @@ from hubexport.preprocess.tokenizers.base import InGraphTokenizer
 from hubexport.progress import stage
 from hubexport.runtime_options import graph_optimization_off
 from hubexport.savedmodel.atomic import check_destination, export_atomically
+from hubexport.savedmodel.encoder_export import write_metadata
 from hubexport.savedmodel.save_tracing import traced_for_saving
 
 PROBE_TEXTS = ("Hello, world! This is a probe.", "", "Ünïcödé wörds, 中文 and digits 12,345.")
@@ -68,6 +69,7 @@ def export_preprocessor(
     def write(staging: pathlib.Path) -> None:
         with stage("save preprocessor"):
             tf.saved_model.save(module, str(staging), signatures=signatures)
+            write_metadata(staging, {"export_type": "preprocessor", "preprocessing": preprocessing})
             write_model_card(
                 staging,
                 "preprocessor",

@@ -64,8 +64,6 @@ class AddedTokenSplitter(tf.Module):
         self._trim_offsets = trim_offsets
         tokens = [token for token in tokens if token.content]
         recognised = [token for token in tokens if not (split_special_tokens and token.special)]
-        if not recognised:
-            raise ValueError("no added token to recognise")
         self._pattern = _alternation(tokens, lowercase)
         self._occurs = f"(?s).*{_alternation(recognised, lowercase)}.*"
         self._exact = _table({token.content: token.id for token in tokens})

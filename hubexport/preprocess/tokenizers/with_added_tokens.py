@@ -39,7 +39,11 @@ class WithAddedTokens(InGraphTokenizer):
         self.special_tokens = tokenizer.special_tokens
         self.packing_style = tokenizer.packing_style
         self.vocab_size = max([tokenizer.vocab_size] + [token.id + 1 for token in self.added_tokens])
-        self._splitter = AddedTokenSplitter(self.added_tokens, lowercase, split_special_tokens, trim_offsets)
+        recognised = [token for token in self.added_tokens if not (split_special_tokens and token.special)]
+        # Nothing to recognise (only special tokens, split as text): the tokenizer alone.
+        self._splitter = (
+            AddedTokenSplitter(self.added_tokens, lowercase, split_special_tokens, trim_offsets) if recognised else None
+        )
 
     @property
     def scheme(self) -> str:
@@ -49,6 +53,8 @@ class WithAddedTokens(InGraphTokenizer):
     def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """UTF-8 strings [batch] -> int32 ids [batch, (tokens)], no special tokens added."""
         strings = tf.convert_to_tensor(strings, tf.string)
+        if self._splitter is None:
+            return self.tokenizer.tokenize(strings)
         return tf.cond(
             self._splitter.occurs(strings),
             lambda: self._tokenize_pieces(self._splitter.split(strings), with_offsets=False)[0],
@@ -59,6 +65,8 @@ class WithAddedTokens(InGraphTokenizer):
         """Like `tokenize`, plus int64 start and end byte offsets of each token in its input (an added
         token's span includes the whitespace it strips)."""
         strings = tf.convert_to_tensor(strings, tf.string)
+        if self._splitter is None:
+            return self.tokenizer.tokenize_with_offsets(strings)
         return tf.cond(
             self._splitter.occurs(strings),
             lambda: self._tokenize_pieces(self._splitter.split(strings), with_offsets=True),
