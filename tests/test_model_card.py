@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from hubexport.model_cards.card import write_model_card
 from hubexport.model_cards.source_card import source_card_facts
 from tests.fixtures.end_to_end import E2E_HIDDEN, E2E_LAYERS, E2E_METADATA, E2E_SEQ_LENGTH
-
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-
-
-def python_blocks(card: str) -> list[str]:
-    return PYTHON_BLOCK.findall(card)
+from tests.support.card_examples import python_blocks, run_programs
 
 
 def export_metadata(export_dir: pathlib.Path) -> dict:
@@ -97,22 +88,6 @@ def test_encoder_and_preprocessor_cards(companion_cards):
     assert f'hub.KerasLayer("{companion_cards["encoder"].parent}", trainable=True)' in preprocessor
 
 
-SNIPPET_RUNNER = """
-import contextlib, io, json, sys, traceback
-results = []
-for name, program in json.loads(sys.stdin.read()):
-    output = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(output):
-            exec(compile(program, name, "exec"), {"__name__": "__main__"})
-        results.append([name, None, output.getvalue()])
-    except Exception:
-        results.append([name, traceback.format_exc(), output.getvalue()])
-modules = sorted(m for m in sys.modules if m.split(".")[0] in ("hubexport", "tests", "transformers"))
-print(json.dumps([results, modules]))
-"""
-
-
 def test_every_python_example_of_the_cards_runs_against_the_exports(end_to_end_case, companion_cards):
     cards = {
         "end_to_end": (end_to_end_case("wordpiece").export.path / "README.md").read_text(),
@@ -122,17 +97,8 @@ def test_every_python_example_of_the_cards_runs_against_the_exports(end_to_end_c
         (f"{card}[{index}]", block) for card, text in cards.items() for index, block in enumerate(python_blocks(text))
     ]
     assert len(programs) == 4 + 3 + 4
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    completed = subprocess.run(
-        [sys.executable, "-c", SNIPPET_RUNNER],
-        input=json.dumps(programs),
-        cwd="/",
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
+    completed, results, modules = run_programs(programs)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    results, modules = json.loads(completed.stdout.strip().splitlines()[-1])
     assert modules == []  # the exports load with TensorFlow, tf.text and TF Hub alone
     failures = {name: error for name, error, _ in results if error}
     assert not failures, failures
