@@ -36,21 +36,11 @@ class SelfAttention(keras.layers.Layer):
         self.head_dim = config.hidden_dim // config.num_heads
         self.scale = 1.0 / math.sqrt(self.head_dim)
         init = normal(config.initializer_range)
-        # In int8 (TokenDense.quantize) these two take one activation scale per tensor: their inputs (the
-        # layer norm's output, the attention context) have no outlier tokens, unlike the FFN's.
         self.query_key_value = TokenDense(
-            3 * config.hidden_dim,
-            kernel_initializer=init,
-            int8_per_token=False,
-            dtype=self.dtype_policy,
-            name="query_key_value",
+            3 * config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="query_key_value"
         )
         self.output_dense = TokenDense(
-            config.hidden_dim,
-            kernel_initializer=init,
-            int8_per_token=False,
-            dtype=self.dtype_policy,
-            name="attention_output",
+            config.hidden_dim, kernel_initializer=init, dtype=self.dtype_policy, name="attention_output"
         )
         self.probability_dropout = keras.layers.Dropout(
             config.resolved_attention_dropout, dtype=self.dtype_policy, name="attention_probability_dropout"

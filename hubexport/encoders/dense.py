@@ -8,8 +8,7 @@ GELU only when it is spelled `x * ((erf(x * 1/sqrt(2)) + 1) * 0.5)`. Keras' `Den
 checkpoint mappings do not change.
 
 `quantize("int8")` turns a built layer into a serving-only int8 layer: the float kernel is replaced by
-an int8 `kernel_int8` and its per-output-channel `kernel_range`, and `call` runs `int8_matmul`, with
-one activation scale per token unless the layer was built with `int8_per_token=False`.
+an int8 `kernel_int8` and its per-output-channel `kernel_range`, and `call` runs `int8_matmul`.
 """
 
 from __future__ import annotations
@@ -43,20 +42,12 @@ def fusable_activation(name: str | None):
 class TokenDense(keras.layers.Layer):
     """`activation(x @ kernel + bias)` for `x` of shape `[tokens, input_dim]`."""
 
-    def __init__(
-        self,
-        units: int,
-        activation: str | None = None,
-        kernel_initializer="glorot_uniform",
-        int8_per_token: bool = True,
-        **kwargs,
-    ):
+    def __init__(self, units: int, activation: str | None = None, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.activation = fusable_activation(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.int8 = False
-        self.int8_per_token = int8_per_token
 
     def build(self, input_shape) -> None:
         self.kernel = self.add_weight(
@@ -89,7 +80,7 @@ class TokenDense(keras.layers.Layer):
 
     def call(self, tokens):
         if self.int8:
-            outputs = int8_matmul(tokens, self.kernel_int8, self.kernel_range, self.bias, per_token=self.int8_per_token)
+            outputs = int8_matmul(tokens, self.kernel_int8, self.kernel_range, self.bias)
         else:
             outputs = tf.nn.bias_add(tf.matmul(tokens, self.kernel), self.bias)
         return outputs if self.activation is None else self.activation(outputs)

@@ -3,8 +3,8 @@
 The kernel is oneDNN's `_QuantizedMatMul` (TensorFlow's x86 pip build registers it; it runs on VNNI
 and AMX-INT8): int8 activations times int8 weights, accumulated in int32, the bias added and the
 result dequantized to float32 in the same kernel. Weights are quantized once, per output channel
-(`quantize_kernel`); activations are quantized on every call (dynamic: no calibration, no range
-that unseen text can overflow), one scale per token (row) or one for the whole tensor. Both are
+(`quantize_kernel`); activations are quantized on every call with one scale for the whole tensor,
+`max|tokens| / 127` (dynamic: no calibration, no range that real text can overflow). Both are
 symmetric (`SCALED`, no zero point), so `int8_matmul(x, *quantize_kernel(w), b)` equals
 `round(x / sx) @ round(w / sw) * sx * sw + b` up to float rounding.
 """
@@ -60,16 +60,20 @@ def _quantized_matmul(inputs: list[tf.Tensor], attrs: dict) -> tf.Tensor:
     return op.outputs[0]
 
 
-def _int8_product(
-    quantized: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, tokens_range: tf.Tensor, kernel_range: tf.Tensor
-) -> tf.Tensor:
-    """qint8 `quantized` [rows, in] (scaled so that `tokens_range` maps to 127) @ int8 `kernel` + `bias`, float32."""
+def int8_matmul(tokens: tf.Tensor, kernel: tf.Tensor, kernel_range: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """float32 `tokens` [rows, in] @ int8 `kernel` [in, out] + float32 `bias` [out] -> float32 [rows, out].
+
+    `kernel_range` (float32 [out]) is each column's float range from `quantize_kernel`. Each row of
+    `tokens` is quantized with its own scale, `max|row| / 127`, which the float32 result is multiplied by.
+    """
+    row_range = tf.maximum(tf.reduce_max(tf.abs(tokens), axis=1, keepdims=True), SMALLEST_RANGE)
+    quantized_rows = tf.cast(tf.round(tokens * (INT8_MAX / row_range)), tf.int8)
     inputs = [
-        quantized,
+        tf.raw_ops.Bitcast(input=quantized_rows, type=tf.qint8),
         tf.raw_ops.Bitcast(input=kernel, type=tf.qint8),
-        bias,
-        -tokens_range,
-        tokens_range,
+        tf.zeros_like(bias),
+        -INT8_MAX,
+        INT8_MAX,
         -kernel_range,
         kernel_range,
     ]
@@ -89,33 +93,4 @@ def _int8_product(
         "is_weight_const": not context.executing_eagerly(),
         "is_bias_const": False,
     }
-    return _quantized_matmul(inputs, attrs)
-
-
-def int8_matmul(
-    tokens: tf.Tensor, kernel: tf.Tensor, kernel_range: tf.Tensor, bias: tf.Tensor, *, per_token: bool = True
-) -> tf.Tensor:
-    """float32 `tokens` [rows, in] @ int8 `kernel` [in, out] + float32 `bias` [out] -> float32 [rows, out].
-
-    `kernel_range` (float32 [out]) is each column's float range from `quantize_kernel`. With `per_token`
-    each row of `tokens` is quantized with its own scale, `max|row| / 127`, which the result is multiplied
-    by; else the whole tensor shares one, `max|tokens| / 127`, and the kernel adds the bias itself (fewer
-    ops, for layers whose inputs have no outlier tokens).
-    """
-    if not per_token:
-        tokens_range = tf.maximum(tf.reduce_max(tf.abs(tokens)), SMALLEST_RANGE)
-        quantized = tf.raw_ops.QuantizeV2(
-            input=tokens,
-            min_range=-tokens_range,
-            max_range=tokens_range,
-            T=tf.qint8,
-            mode="SCALED",
-            round_mode="HALF_TO_EVEN",
-            narrow_range=True,
-        ).output
-        return _int8_product(quantized, kernel, bias, tokens_range, kernel_range)
-    row_range = tf.maximum(tf.reduce_max(tf.abs(tokens), axis=1, keepdims=True), SMALLEST_RANGE)
-    quantized_rows = tf.cast(tf.round(tokens * (INT8_MAX / row_range)), tf.int8)
-    quantized = tf.raw_ops.Bitcast(input=quantized_rows, type=tf.qint8)
-    product = _int8_product(quantized, kernel, tf.zeros_like(bias), tf.constant(INT8_MAX), kernel_range)
-    return product * (row_range / INT8_MAX) + bias
+    return _quantized_matmul(inputs, attrs) * (row_range / INT8_MAX) + bias
