@@ -1,8 +1,8 @@
 """Any in-graph tokenizer plus its added tokens: the text is split on them first (`added_tokens.split`),
 their ids are emitted as they are, and the pieces between them go through the tokenizer.
 
-A batch in which no token to recognise occurs takes the tokenizer alone (one RE2 scan of each line
-decides), so plain text costs almost nothing extra.
+A batch in which no token to recognise occurs (one RE2 scan of each line decides) goes through the
+tokenizer as it is; the tokenizer sits outside every tf.cond, so it is traced once.
 """
 
 from __future__ import annotations
@@ -55,11 +55,7 @@ class WithAddedTokens(InGraphTokenizer):
         strings = tf.convert_to_tensor(strings, tf.string)
         if self._splitter is None:
             return self.tokenizer.tokenize(strings)
-        return tf.cond(
-            self._splitter.occurs(strings),
-            lambda: self._tokenize_pieces(self._splitter.split(strings), with_offsets=False)[0],
-            lambda: self.tokenizer.tokenize(strings),
-        )
+        return self._tokenize(strings, with_offsets=False)[0]
 
     def tokenize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Like `tokenize`, plus int64 start and end byte offsets of each token in its input (an added
@@ -67,11 +63,7 @@ class WithAddedTokens(InGraphTokenizer):
         strings = tf.convert_to_tensor(strings, tf.string)
         if self._splitter is None:
             return self.tokenizer.tokenize_with_offsets(strings)
-        return tf.cond(
-            self._splitter.occurs(strings),
-            lambda: self._tokenize_pieces(self._splitter.split(strings), with_offsets=True),
-            lambda: self.tokenizer.tokenize_with_offsets(strings),
-        )
+        return self._tokenize(strings, with_offsets=True)
 
     def detokenize(self, ids: tf.RaggedTensor) -> tf.Tensor:
         """The tokenizer's `detokenize`; added ids beyond its vocabulary are left out."""
@@ -79,13 +71,27 @@ class WithAddedTokens(InGraphTokenizer):
             ids = tf.RaggedTensor.from_tensor(ids)
         return self.tokenizer.detokenize(tf.ragged.boolean_mask(ids, ids < self.tokenizer.vocab_size))
 
-    def _tokenize_pieces(self, pieces: Pieces, with_offsets: bool) -> tuple[tf.RaggedTensor, ...]:
-        """Tokenizes the text pieces in one batch and puts every piece's tokens back in order."""
+    def _tokenize(self, strings: tf.Tensor, with_offsets: bool) -> tuple[tf.RaggedTensor, ...]:
+        """The tokenizer runs once, outside any tf.cond (a branch holding it costs a function call
+        per batch): on the lines themselves when no token occurs (one RE2 scan decides), else on the
+        text pieces between the tokens, whose tokens are then put back in order around their ids."""
+        found = self._splitter.occurs(strings)
+        pieces = tf.cond(found, lambda: self._splitter.split(strings), lambda: _whole_lines(strings))
+        is_text = pieces.ids.flat_values < 0
+        text = tf.boolean_mask(pieces.text.flat_values, is_text)
+        if with_offsets:
+            outputs = self.tokenizer.tokenize_with_offsets(text)
+        else:
+            outputs = (self.tokenizer.tokenize(text),)
+        return tf.cond(found, lambda: self._in_order(pieces, outputs), lambda: outputs)
+
+    def _in_order(self, pieces: Pieces, outputs: tuple[tf.RaggedTensor, ...]) -> tuple[tf.RaggedTensor, ...]:
+        """The text pieces' tokens (`outputs`: ids, and offsets in each piece if given) and the added
+        tokens, each piece's in its place, as [batch, (tokens)]; offsets moved into the input."""
         ids = pieces.ids.flat_values
         is_text = ids < 0
-        text = tf.boolean_mask(pieces.text.flat_values, is_text)
         token_ids = tf.boolean_mask(ids, ~is_text)
-        num_text = tf.size(text, out_type=tf.int64)
+        num_text = tf.reduce_sum(tf.cast(is_text, tf.int64))
         # Index of each piece's row in [text pieces' tokens; one row per added token].
         order = tf.where(
             is_text,
@@ -103,11 +109,10 @@ class WithAddedTokens(InGraphTokenizer):
                 validate=False,
             )
 
-        if not with_offsets:
-            return (in_order(self.tokenizer.tokenize(text), token_ids),)
-        text_ids, text_starts, text_ends = self.tokenizer.tokenize_with_offsets(text)
-        text_base = tf.boolean_mask(pieces.starts.flat_values, is_text)
-        shift = tf.repeat(text_base, text_ids.row_lengths())
+        if len(outputs) == 1:
+            return (in_order(outputs[0], token_ids),)
+        text_ids, text_starts, text_ends = outputs
+        shift = tf.repeat(tf.boolean_mask(pieces.starts.flat_values, is_text), text_ids.row_lengths())
         return (
             in_order(text_ids, token_ids),
             in_order(
@@ -119,3 +124,14 @@ class WithAddedTokens(InGraphTokenizer):
                 tf.boolean_mask(pieces.ends.flat_values, ~is_text),
             ),
         )
+
+
+def _whole_lines(strings: tf.Tensor) -> Pieces:
+    """Each line as one text piece: what `AddedTokenSplitter.split` gives when no token occurs."""
+    one = tf.ones_like(strings, tf.int64)
+
+    def rows(values: tf.Tensor) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_row_lengths(values, one, validate=False)
+
+    lengths = tf.cast(tf.strings.length(strings), tf.int64)
+    return Pieces(rows(strings), rows(tf.zeros_like(lengths)), rows(lengths), rows(-tf.ones_like(strings, tf.int32)))
