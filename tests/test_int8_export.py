@@ -91,6 +91,7 @@ def test_int8_export_records_its_deviation_and_is_not_fine_tunable(int8_encoder)
     card = (path / "README.md").read_text()
     assert "<!-- fine-tunable: false -->" in card and "int8 serving export, not fine-tunable" in card
     assert f"smallest {record['min_cosine']:.5f}" in card
+    assert "trainable=True" not in card and "trainable=False" in card and "fine-tunable)" not in card
     assert list(loaded.trainable_variables) == []
     int8_kernels = [v for v in loaded.variables if v.dtype == tf.int8]
     assert len(int8_kernels) == 4 * 2  # four dense layers in each of the two blocks
@@ -151,4 +152,5 @@ def test_int8_minilm_end_to_end_is_close_to_sentence_transformers(held_out_lines
     metadata = json.loads((result.path / "assets.extra" / "hubexport.json").read_text())
     assert metadata["dtype"] == "int8" and metadata["int8"]["output"] == "embedding"
     assert metadata["int8"]["rows"] == 3 and metadata["int8"]["min_cosine"] >= MINILM_MIN_COSINE
-    assert "int8 serving export, not fine-tunable" in (result.path / "README.md").read_text()
+    card = (result.path / "README.md").read_text()
+    assert "int8 serving export, not fine-tunable" in card and "trainable=True" not in card

@@ -3,10 +3,11 @@
 The kernel is oneDNN's `_QuantizedMatMul` (TensorFlow's x86 pip build registers it; it runs on VNNI
 and AMX-INT8): int8 activations times int8 weights, accumulated in int32, the bias added and the
 result dequantized to float32 in the same kernel. Weights are quantized once, per output channel
-(`quantize_kernel`); activations are quantized on every call with one scale for the whole tensor,
-`max|tokens| / 127` (dynamic: no calibration, no range that real text can overflow). Both are
-symmetric (`SCALED`, no zero point), so `int8_matmul(x, *quantize_kernel(w), b)` equals
-`round(x / sx) @ round(w / sw) * sx * sw + b` up to float rounding.
+(`quantize_kernel`); activations are quantized on every call with one scale per row (token),
+`max|row| / 127` (dynamic: no calibration, no range that real text can overflow), applied to the
+kernel's float32 result. Both are symmetric (`SCALED`, no zero point), so
+`int8_matmul(x, *quantize_kernel(w), b)` equals `round(x / sx) @ round(w / sw) * sx * sw + b` up to
+float rounding, with `sx` [rows, 1] and `sw` [out].
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hubexport.model_cards.examples import TEXT_OPS_IMPORT
+from hubexport.model_cards.examples import TEXT_OPS_IMPORT, keras_layer_title
 
 
 def classifier_output_details(metadata: dict[str, Any]) -> str:
@@ -68,6 +68,7 @@ def classify_line(head: dict[str, Any]) -> str:
 def classifier_examples(path: str, metadata: dict[str, Any]) -> dict[str, str]:
     """Title -> program, for the text classifier at `path`."""
     handle = json.dumps(path)
+    trainable = metadata.get("fine_tunable", True)
     examples = {
         "Plain TensorFlow (tf.saved_model.load)": f"""\
 import tensorflow as tf
@@ -77,14 +78,14 @@ model = tf.saved_model.load({handle})
 outputs = model.signatures["serving_default"](text=tf.constant(["(your text here)", "Another sentence."]))
 print(outputs["label"], outputs["probabilities"])
 """,
-        "Fine-tuning with hub.KerasLayer (tf_keras)": f"""\
+        keras_layer_title("Classification", trainable): f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
 import tf_keras
 
 text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
-classifier = hub.KerasLayer({handle}, trainable=True)
+classifier = hub.KerasLayer({handle}, trainable={trainable})
 model = tf_keras.Model(text_input, classifier(text_input)["logits"])
 print(model(tf.constant(["(your text here)"])))
 """,

@@ -14,18 +14,23 @@ TEXT_OPS_IMPORT = "import tensorflow_text  # noqa: F401 (registers the tf.text o
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
 
-def end_to_end_examples(path: str, hidden: int, seq_length: int) -> dict[str, str]:
+def keras_layer_title(task: str, trainable: bool) -> str:
+    """An example's title: `task` with hub.KerasLayer, and whether the export fine-tunes (int8 ones do not)."""
+    return f"{task} with hub.KerasLayer (tf_keras{', fine-tunable' if trainable else ''})"
+
+
+def end_to_end_examples(path: str, hidden: int, seq_length: int, trainable: bool) -> dict[str, str]:
     """Title -> program, for the end-to-end text embedding model at `path`."""
     handle = json.dumps(path)
     return {
-        "Sentence embeddings with hub.KerasLayer (tf_keras, fine-tunable)": f"""\
+        keras_layer_title("Sentence embeddings", trainable): f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 {TEXT_OPS_IMPORT}
 import tf_keras
 
 text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
-embedder = hub.KerasLayer({handle}, trainable=True)
+embedder = hub.KerasLayer({handle}, trainable={trainable})
 outputs = embedder(text_input)
 embedding = outputs["embedding"]              # [batch_size, {hidden}]: mean of sequence_output over input_mask.
 pooled_output = outputs["pooled_output"]      # [batch_size, {hidden}].
@@ -44,7 +49,7 @@ import tf_keras
 end_to_end = hub.load({handle})
 tokenize = hub.KerasLayer(end_to_end.preprocessor.tokenize)
 bert_pack_inputs = hub.KerasLayer(end_to_end.preprocessor.bert_pack_inputs, arguments=dict(seq_length={seq_length}))
-encoder = hub.KerasLayer(end_to_end.encoder, trainable=True)
+encoder = hub.KerasLayer(end_to_end.encoder, trainable={trainable})
 
 text_inputs = [
     tf_keras.layers.Input(shape=(), dtype=tf.string),
@@ -89,18 +94,20 @@ print(model.signatures["serving_default"](text=texts)["embedding"])
     }
 
 
-def encoder_examples(path: str, hidden: int, num_layers: int, preprocessor_path: str | None) -> dict[str, str]:
+def encoder_examples(
+    path: str, hidden: int, num_layers: int, preprocessor_path: str | None, trainable: bool
+) -> dict[str, str]:
     """Title -> program, for the encoder at `path`; text in too when its preprocessor's path is known."""
     handle = json.dumps(path)
     examples = {
-        "Encoder outputs with hub.KerasLayer (tf_keras, fine-tunable)": f"""\
+        keras_layer_title("Encoder outputs", trainable): f"""\
 import tensorflow as tf
 import tensorflow_hub as hub
 import tf_keras
 
 encoder_inputs = {{name: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=name)
                   for name in {ENCODER_INPUTS!r}}}
-encoder = hub.KerasLayer({handle}, trainable=True)
+encoder = hub.KerasLayer({handle}, trainable={trainable})
 encoder_outputs = encoder(encoder_inputs)
 pooled_output = encoder_outputs["pooled_output"]      # [batch_size, {hidden}].
 sequence_output = encoder_outputs["sequence_output"]  # [batch_size, seq_length, {hidden}].
@@ -123,7 +130,7 @@ import tf_keras
 text_input = tf_keras.layers.Input(shape=(), dtype=tf.string)
 preprocessor = hub.KerasLayer({json.dumps(preprocessor_path)})
 encoder_inputs = preprocessor(text_input)
-encoder = hub.KerasLayer({handle}, trainable=True)
+encoder = hub.KerasLayer({handle}, trainable={trainable})
 pooled_output = encoder(encoder_inputs)["pooled_output"]  # [batch_size, {hidden}].
 model = tf_keras.Model(text_input, pooled_output)
 print(model(tf.constant(["(your text here)"])))
@@ -206,8 +213,11 @@ def examples_for(kind: str, path: str, metadata: dict[str, Any]) -> dict[str, st
     """The examples of a `kind` card ("encoder", "preprocessor" or "end_to_end")."""
     encoder = metadata.get("encoder_config") or {}
     preprocessing = metadata.get("preprocessing") or {}
+    trainable = metadata.get("fine_tunable", True)
     if kind == "end_to_end":
-        return end_to_end_examples(path, encoder["hidden_dim"], preprocessing["default_seq_length"])
+        return end_to_end_examples(path, encoder["hidden_dim"], preprocessing["default_seq_length"], trainable)
     if kind == "encoder":
-        return encoder_examples(path, encoder["hidden_dim"], encoder["num_layers"], metadata.get("preprocessor_path"))
+        return encoder_examples(
+            path, encoder["hidden_dim"], encoder["num_layers"], metadata.get("preprocessor_path"), trainable
+        )
     return preprocessor_examples(path, preprocessing["default_seq_length"], metadata.get("encoder_path"))
