@@ -12,7 +12,6 @@ signature `classify` returns the same outputs from the flat inputs.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import pathlib
 from typing import Any
 
@@ -23,9 +22,7 @@ from hubexport.checkpoints.hf_classifier_head import ClassifierHeadSpec
 from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.classifier_heads import ClassifierHead
 from hubexport.errors import ExportProbeError
-from hubexport.model_cards.card import write_model_card
 from hubexport.progress import stage
-from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.classifier_outputs import classification_outputs
 from hubexport.savedmodel.encoder_export import (
     ProbeExpectation,
@@ -33,7 +30,7 @@ from hubexport.savedmodel.encoder_export import (
     check_reloaded,
     encoder_outputs,
     probe_expectation,
-    save_and_let_go,
+    save_and_probe,
 )
 from hubexport.savedmodel.probe_tolerance import probe_tolerance
 from hubexport.savedmodel.reusable import ReusableSavedModelRoot
@@ -140,15 +137,11 @@ def export_encoder_with_classifier(
     with stage("trace encoder and classifier head"), traced_for_saving():
         unsaved = [build_classifier_root(model, head, spec)]  # `write` pops it, so after saving no reference is left
     del model, head
-
-    def write(staging: pathlib.Path) -> None:
-        with stage("save encoder and classifier head"):
-            save_and_let_go(unsaved, staging, payload)
-            write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
-
-    def probe(staging: pathlib.Path) -> None:
-        with stage("probe encoder and classifier head"):
-            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
-            check_reloaded_classifier(staging, expectation)
-
-    return export_atomically(export_dir, overwrite, write, probe)
+    return save_and_probe(
+        unsaved,
+        export_dir,
+        overwrite=overwrite,
+        payload=payload,
+        what="encoder and classifier head",
+        check_reloaded=lambda staging: check_reloaded_classifier(staging, expectation),
+    )

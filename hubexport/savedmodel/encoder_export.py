@@ -14,7 +14,7 @@ import dataclasses
 import gc
 import json
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -110,6 +110,40 @@ def save_and_let_go(unsaved: list, staging: pathlib.Path, payload: dict[str, Any
     write_metadata(staging, payload)
 
 
+def save_and_probe(
+    unsaved: list,
+    export_dir: str | pathlib.Path,
+    *,
+    overwrite: bool,
+    payload: dict[str, Any],
+    what: str,
+    check_reloaded: Callable[[pathlib.Path], None],
+    with_card: bool = True,
+) -> pathlib.Path:
+    """Saves the traced (root, signatures) pair `unsaved` holds into `export_dir` atomically: writes it,
+    its metadata and (`with_card`) its encoder model card in staging, then probes the reloaded staging
+    with `check_reloaded` before moving it into place. `what` names the stages ("save <what>", ...).
+
+    The pair is popped once saved, so a caller that let go of its model has the weights freed
+    before the probe reloads the export.
+    """
+
+    def write(staging: pathlib.Path) -> None:
+        with stage(f"save {what}"):
+            save_and_let_go(unsaved, staging, payload)
+            if with_card:
+                write_model_card(
+                    staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())}
+                )
+
+    def probe(staging: pathlib.Path) -> None:
+        with stage(f"probe {what}"):
+            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
+            check_reloaded(staging)
+
+    return export_atomically(export_dir, overwrite, write, probe)
+
+
 def probe_inputs(vocabulary_size: int, num_segments: int, seed: int = 0) -> dict[str, np.ndarray]:
     """A padded batch of 3 (right padding, left padding, full) for checking an export."""
     rng = np.random.default_rng(seed)
@@ -203,15 +237,11 @@ def export_encoder(
     with stage("trace encoder"), traced_for_saving():
         unsaved = [build_encoder_root(model)]  # `write` pops it, so after saving no reference to the model is left
     del model
-
-    def write(staging: pathlib.Path) -> None:
-        with stage("save encoder"):
-            save_and_let_go(unsaved, staging, payload)
-            write_model_card(staging, "encoder", {**payload, "export_path": str(pathlib.Path(export_dir).absolute())})
-
-    def probe(staging: pathlib.Path) -> None:
-        with stage("probe encoder"):
-            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
-            check_reloaded(staging, expectation)
-
-    return export_atomically(export_dir, overwrite, write, probe)
+    return save_and_probe(
+        unsaved,
+        export_dir,
+        overwrite=overwrite,
+        payload=payload,
+        what="encoder",
+        check_reloaded=lambda staging: check_reloaded(staging, expectation),
+    )

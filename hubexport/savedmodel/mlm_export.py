@@ -10,7 +10,6 @@ the same, flattened. A tied output matrix is the token embedding variable itself
 from __future__ import annotations
 
 import dataclasses
-import gc
 import pathlib
 from typing import Any
 
@@ -21,7 +20,6 @@ from hubexport.encoders.backbone import EncoderBackbone
 from hubexport.encoders.mlm_head import MaskedLMHead
 from hubexport.errors import ExportProbeError
 from hubexport.progress import stage
-from hubexport.savedmodel.atomic import export_atomically
 from hubexport.savedmodel.encoder_export import (
     ProbeExpectation,
     build_encoder_root,
@@ -29,7 +27,7 @@ from hubexport.savedmodel.encoder_export import (
     encoder_outputs,
     probe_expectation,
     probe_inputs,
-    save_and_let_go,
+    save_and_probe,
 )
 from hubexport.savedmodel.probe_tolerance import ProbeTolerance, probe_tolerance
 from hubexport.savedmodel.save_tracing import traced_for_saving
@@ -142,14 +140,12 @@ def export_encoder_with_mlm(
     with stage("trace encoder and masked-LM head"), traced_for_saving():
         unsaved = [build_mlm_root(model, head)]  # `write` pops it, so after saving no reference is left here
     del model, head
-
-    def write(staging: pathlib.Path) -> None:
-        with stage("save encoder and masked-LM head"):
-            save_and_let_go(unsaved, staging, payload)
-
-    def probe(staging: pathlib.Path) -> None:
-        with stage("probe encoder and masked-LM head"):
-            gc.collect()  # Keras layers and traced functions form reference cycles: free them before reloading
-            check_reloaded_mlm(staging, expectation)
-
-    return export_atomically(export_dir, overwrite, write, probe)
+    return save_and_probe(
+        unsaved,
+        export_dir,
+        overwrite=overwrite,
+        payload=payload,
+        what="encoder and masked-LM head",
+        check_reloaded=lambda staging: check_reloaded_mlm(staging, expectation),
+        with_card=False,
+    )
